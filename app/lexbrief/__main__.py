@@ -1,0 +1,3 @@
+from lexbrief.cli.main import main
+
+raise SystemExit(main())

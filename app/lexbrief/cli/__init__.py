@@ -1,0 +1,1 @@
+"""The `lexbrief` command. Each command group is a module with `register(subparsers)`."""

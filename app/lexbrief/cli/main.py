@@ -1,0 +1,82 @@
+"""Entry point: parse the command line, run the command, turn failures into exit codes.
+
+Exit codes (also in the README):
+  0 success · 2 bad command line · 3 a document could not be read · 4 model missing or
+  unloadable · 5 database or output file not writable · 6 no such summary ·
+  70 internal error (a bug: traceback in the log) · 130 cancelled (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+from collections.abc import Sequence
+
+from lexbrief import __version__
+from lexbrief.errors import Cancelled, ExitCode, UserFacingError
+
+log = logging.getLogger("lexbrief")
+
+# Command modules, in the order `--help` lists them. Each has register(subparsers).
+COMMAND_MODULES = ["lexbrief.cli.summarize", "lexbrief.cli.history"]
+
+
+def setup_logging(verbose: bool = False) -> str:
+    from lexbrief.paths import log_dir
+
+    path = log_dir() / "lexbrief.log"
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3,
+                                                   encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("lexbrief")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    return str(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="lexbrief",
+        description="Faithful, page-cited summaries of legal documents, offline.",
+        epilog="Exit codes: 0 ok, 2 usage, 3 bad document, 4 model, 5 storage, 6 not found, "
+               "70 internal error, 130 cancelled.",
+    )
+    parser.add_argument("--version", action="version", version=f"lexbrief {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug details in the log")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return ExitCode.USAGE
+    try:
+        log_path = setup_logging(args.verbose)
+    except OSError as exc:
+        print(f"lexbrief: error: the data folder cannot be written: {exc}", file=sys.stderr)
+        return ExitCode.STORAGE
+    try:
+        return int(args.func(args) or 0)
+    except UserFacingError as exc:
+        print(f"lexbrief: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except (Cancelled, KeyboardInterrupt):
+        print("\nlexbrief: cancelled; nothing was saved for the unfinished document.",
+              file=sys.stderr)
+        return ExitCode.CANCELLED
+    except BrokenPipeError:
+        return ExitCode.OK
+    except Exception:
+        log.exception("internal error running %s", sys.argv)
+        print(f"lexbrief: internal error (a bug in LexBrief); details are in {log_path}",
+              file=sys.stderr)
+        return ExitCode.INTERNAL

@@ -1,0 +1,1 @@
+"""The summarizer's core: documents, chunking, templates, citations and the pipeline. No Qt here."""

@@ -1,0 +1,26 @@
+"""Cooperative cancellation: a flag set by the user, checked between steps and between tokens."""
+
+from __future__ import annotations
+
+import threading
+
+from lexbrief.errors import Cancelled
+
+
+class CancelToken:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise Cancelled("cancelled by the user")
+
+
+NEVER = CancelToken()

@@ -1,0 +1,41 @@
+"""A loaded document: its pages (numbered as a reader would cite them) and what identifies it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int  # 1-based, as cited: "[p. 4]"
+    text: str
+
+
+@dataclass
+class Document:
+    path: Path
+    kind: str  # pdf, docx, txt, md, html, rtf
+    pages: list[Page]
+    sha256: str
+    size: int
+    title: str | None = None
+    # How the pages were found: "printed" (PDF pages), "breaks" (page breaks saved in the file),
+    # or "none" (the format has no pages, so the whole text is page 1).
+    pagination: str = "printed"
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def page_count(self) -> int:
+        return len(self.pages)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(page.text for page in self.pages)
+
+    def page(self, number: int) -> Page:
+        return self.pages[number - 1]

@@ -1,0 +1,68 @@
+"""Write a stored summary as Markdown, plain text or Word."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from lexbrief.errors import StorageError, UserFacingError
+from lexbrief.store import StoredSummary
+
+FORMATS = ("md", "txt", "docx")
+
+
+def header_lines(summary: StoredSummary) -> list[str]:
+    cov = summary.coverage
+    return [
+        f"Document: {summary.document_name} ({summary.document_pages} pages, "
+        f"sha256 {summary.document_sha256[:12]})",
+        f"Model: {summary.model_name} · template: {summary.template} · {summary.created}",
+        f"Coverage: {cov.get('pages_read')}/{cov.get('pages_total')} pages, "
+        f"{cov.get('tokens_read')} tokens read, {cov.get('tokens_dropped')} dropped",
+    ]
+
+
+def as_markdown(summary: StoredSummary) -> str:
+    head = "\n".join(f"_{line}_  " for line in header_lines(summary))
+    return f"# Summary of {summary.document_name}\n\n{head}\n\n{summary.text.strip()}\n"
+
+
+def as_text(summary: StoredSummary) -> str:
+    body = re.sub(r"^#+\s*", "", summary.text.strip(), flags=re.MULTILINE)
+    return "\n".join([f"Summary of {summary.document_name}", *header_lines(summary), "", body,
+                      ""])
+
+
+def write_docx(summary: StoredSummary, path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading(f"Summary of {summary.document_name}", level=1)
+    for line in header_lines(summary):
+        document.add_paragraph(line).runs[0].italic = True
+    for line in summary.text.strip().splitlines():
+        if line.startswith("## "):
+            document.add_heading(line[3:], level=2)
+        elif line.startswith("- "):
+            document.add_paragraph(line[2:], style="List Bullet")
+        elif line.strip():
+            document.add_paragraph(line)
+    document.save(str(path))
+
+
+def export(summary: StoredSummary, fmt: str, out: Path) -> Path:
+    if fmt not in FORMATS:
+        raise UserFacingError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        if fmt == "docx":
+            write_docx(summary, tmp)
+        else:
+            text = as_markdown(summary) if fmt == "md" else as_text(summary)
+            tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)  # never leave a half-written export under the real name
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    return out

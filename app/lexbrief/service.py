@@ -1,0 +1,146 @@
+"""One place that turns a file into a stored summary, for the CLI and the window alike.
+
+Loads the model once and reuses it for every document. Writes nothing until a summary is
+complete; a failure or a cancel leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lexbrief.core.cancel import NEVER, CancelToken
+from lexbrief.core.document import Document
+from lexbrief.core.pipeline import Observer, Pipeline, PipelineSettings, Summary
+from lexbrief.core.templates import Template, detect_template, load_templates
+from lexbrief.engine.base import Engine
+from lexbrief.errors import UserFacingError
+from lexbrief.loaders import Limits, load_document
+from lexbrief.models.resolve import ResolvedModel, resolve_model
+from lexbrief.settings import load_settings
+from lexbrief.store import Store
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[ResolvedModel], Engine]
+
+
+def llama_engine(model: ResolvedModel) -> Engine:
+    from lexbrief.engine.llama_cpp_engine import LlamaCppEngine
+
+    settings = load_settings()
+    # "Automatic" GPU layers (-2) means CPU until the hardware plan chooses an offload.
+    gpu_layers = settings.gpu_layers if settings.gpu_layers >= -1 else 0
+    return LlamaCppEngine(model.path, context_length=settings.context_length or None,
+                          threads=settings.threads or None, gpu_layers=gpu_layers)
+
+
+@dataclass
+class Outcome:
+    summary_id: int
+    summary: Summary
+    model: ResolvedModel
+    model_sha256: str
+
+    def as_json(self) -> dict[str, Any]:
+        s = self.summary
+        return {
+            "id": self.summary_id,
+            "document": {"name": s.document.name, "pages": s.document.page_count,
+                         "sha256": s.document.sha256, "kind": s.document.kind,
+                         "title": s.document.title, "pagination": s.document.pagination},
+            "template": s.template.name,
+            "summary": s.text,
+            "overview": s.overview,
+            "key_points": [p.as_dict() for p in s.points],
+            "citations": s.cited_pages,
+            "coverage": s.coverage.as_dict(),
+            "usage": {
+                "prompt_tokens": s.usage.prompt_tokens,
+                "completion_tokens": s.usage.completion_tokens,
+                "cached_prompt_tokens": s.usage.cached_prompt_tokens,
+                "seconds": round(s.wall_seconds, 3),
+                "prompt_seconds": round(s.usage.prompt_seconds, 3),
+                "generation_seconds": round(s.usage.generation_seconds, 3),
+                "prompt_tokens_per_second": round(s.usage.prompt_tokens_per_second, 1),
+                "generation_tokens_per_second": round(s.usage.generation_tokens_per_second, 1),
+            },
+            "model": {"name": self.model.path.name, "sha256": self.model_sha256,
+                      "source": self.model.source},
+        }
+
+
+class Summarizer:
+    def __init__(self, store: Store, *, model: str | None = None,
+                 engine_factory: EngineFactory = llama_engine,
+                 pipeline_settings: PipelineSettings | None = None) -> None:
+        self.store = store
+        self.model = resolve_model(model)
+        self._engine_factory = engine_factory
+        self._engine: Engine | None = None
+        self._model_sha256: str | None = None
+        self.templates = load_templates()
+        self.pipeline_settings = pipeline_settings or PipelineSettings(
+            max_chunk_tokens=load_settings().max_chunk_tokens)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._engine_factory(self.model)
+        return self._engine
+
+    def template(self, name: str, document: Document) -> Template:
+        if name == "auto":
+            return detect_template(document.text, self.templates)
+        if name not in self.templates:
+            raise UserFacingError(
+                f"unknown template '{name}'; choose one of: auto, {', '.join(self.templates)}"
+            )
+        return self.templates[name]
+
+    def summarize(self, path: Path, *, template: str = "auto", password: str | None = None,
+                  observer: Observer | None = None, cancel: CancelToken = NEVER,
+                  limits: Limits = Limits()) -> Outcome:
+        document = load_document(path, password=password, limits=limits)
+        return self.summarize_document(document, template=template, observer=observer,
+                                       cancel=cancel)
+
+    def summarize_document(self, document: Document, *, template: str = "auto",
+                           observer: Observer | None = None,
+                           cancel: CancelToken = NEVER) -> Outcome:
+        chosen = self.template(template, document)
+        engine = self.engine
+        summary = Pipeline(engine, self.pipeline_settings).run(
+            document, chosen, observer=observer, cancel=cancel)
+        cancel.check()
+        if self._model_sha256 is None:
+            self._model_sha256 = self.store.model_sha256(self.model.path)
+        summary_id = self.store.save_summary(
+            document={"sha256": document.sha256, "name": document.name,
+                      "path": str(document.path.resolve()), "kind": document.kind,
+                      "title": document.title, "pages": document.page_count,
+                      "pagination": document.pagination, "size": document.size},
+            summary={
+                "model_name": self.model.path.name, "model_sha256": self._model_sha256,
+                "template": chosen.name,
+                "parameters": {**self.pipeline_settings.as_dict(),
+                               "context_length": engine.info.context_length,
+                               "threads": engine.info.threads,
+                               "gpu_layers": engine.info.gpu_layers},
+                "text": summary.text,
+                "citations": [p.as_dict() for p in summary.points],
+                "coverage": summary.coverage.as_dict(),
+                "prompt_tokens": summary.usage.prompt_tokens,
+                "completion_tokens": summary.usage.completion_tokens,
+                "load_seconds": engine.info.load_seconds,
+                "prompt_seconds": summary.usage.prompt_seconds,
+                "generation_seconds": summary.usage.generation_seconds,
+                "wall_seconds": summary.wall_seconds,
+            },
+        )
+        log.info("stored summary #%d of %s (%d chunks, %.1f s)", summary_id, document.name,
+                 summary.chunks, summary.wall_seconds)
+        return Outcome(summary_id, summary, self.model, self._model_sha256)

@@ -1,0 +1,195 @@
+"""Store access. A summary row is written once, complete, in one transaction with its document:
+a failed or cancelled run never leaves a row behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from lexbrief.errors import NotFound, StorageError
+from lexbrief.paths import database_path
+from lexbrief.store.migrations import migrate
+
+
+@dataclass(frozen=True)
+class StoredSummary:
+    id: int
+    document_id: int
+    document_name: str
+    document_sha256: str
+    document_pages: int
+    model_name: str
+    model_sha256: str | None
+    template: str
+    parameters: dict[str, Any]
+    text: str
+    citations: list[dict[str, Any]]
+    coverage: dict[str, int]
+    prompt_tokens: int
+    completion_tokens: int
+    load_seconds: float
+    prompt_seconds: float
+    generation_seconds: float
+    wall_seconds: float
+    created: str
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _storage_error(exc: Exception, path: Path) -> StorageError:
+    text = str(exc).lower()
+    if "full" in text:
+        return StorageError(f"the disk is full; LexBrief cannot write to {path}.")
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return StorageError(f"LexBrief may not write to {path} (read-only or no permission).")
+    if "locked" in text:
+        return StorageError(f"the database {path} is busy in another program; try again.")
+    return StorageError(f"the database {path} cannot be used: {exc}.")
+
+
+class Store:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or database_path()
+        try:
+            conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.migrations_applied = migrate(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise _storage_error(exc, self.path) from exc
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- writing ------------------------------------------------------------------------------
+    def save_summary(self, *, document: dict[str, Any], summary: dict[str, Any]) -> int:
+        """Upsert the document by sha256 and insert the summary, atomically."""
+        try:
+            with self.db.conn:
+                existing = self.db.execute(
+                    "SELECT id FROM documents WHERE sha256 = ?", [document["sha256"]]
+                ).fetchone()
+                if existing:
+                    document_id = int(existing[0])
+                    self.db.execute("UPDATE documents SET name = ?, path = ? WHERE id = ?",
+                                    [document["name"], document.get("path"), document_id])
+                else:
+                    cursor = self.db.execute(
+                        "INSERT INTO documents (sha256, name, path, kind, title, pages, "
+                        "pagination, size, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [document["sha256"], document["name"], document.get("path"),
+                         document["kind"], document.get("title"), document["pages"],
+                         document["pagination"], document["size"], _now()],
+                    )
+                    document_id = int(cursor.lastrowid or 0)
+                row = {
+                    **summary, "document_id": document_id, "document_name": document["name"],
+                    "parameters": json.dumps(summary["parameters"], sort_keys=True),
+                    "citations": json.dumps(summary["citations"]),
+                    "coverage": json.dumps(summary["coverage"], sort_keys=True),
+                    "created": _now(),
+                }
+                columns = ", ".join(row)
+                cursor = self.db.execute(
+                    f"INSERT INTO summaries ({columns}) VALUES ({', '.join('?' for _ in row)})",
+                    list(row.values()),
+                )
+                return int(cursor.lastrowid or 0)
+        except sqlite3.DatabaseError as exc:
+            raise _storage_error(exc, self.path) from exc
+
+    def delete_summary(self, summary_id: int) -> None:
+        with self.db.conn:
+            cursor = self.db.execute("DELETE FROM summaries WHERE id = ?", [summary_id])
+        if cursor.rowcount == 0:
+            raise NotFound(f"there is no summary #{summary_id}.")
+
+    # -- reading ------------------------------------------------------------------------------
+    _SELECT = """
+        SELECT s.*, d.sha256 AS document_sha256, d.pages AS document_pages
+        FROM summaries s JOIN documents d ON d.id = s.document_id
+    """
+
+    def get(self, summary_id: int) -> StoredSummary:
+        rows = list(self.db.query(self._SELECT + " WHERE s.id = ?", [summary_id]))
+        if not rows:
+            raise NotFound(f"there is no summary #{summary_id}; see `lexbrief history`.")
+        return _row(rows[0])
+
+    def history(self, *, search: str | None = None, limit: int = 50) -> list[StoredSummary]:
+        if search:
+            query = self._SELECT + """
+                JOIN summaries_fts f ON f.rowid = s.id
+                WHERE summaries_fts MATCH ? ORDER BY f.rank, s.id DESC LIMIT ?"""
+            try:
+                rows = self.db.query(query, [_fts_query(search), limit])
+                return [_row(r) for r in rows]
+            except sqlite3.OperationalError:
+                return []
+        return [_row(r) for r in self.db.query(self._SELECT + " ORDER BY s.id DESC LIMIT ?",
+                                               [limit])]
+
+    def counts(self) -> dict[str, int]:
+        return {"documents": self.db["documents"].count, "summaries": self.db["summaries"].count}
+
+    # -- model file hashes --------------------------------------------------------------------
+    def model_sha256(self, path: Path) -> str:
+        stat = path.stat()
+        key = str(path.resolve())
+        row = self.db.execute(
+            "SELECT sha256 FROM model_files WHERE path = ? AND size = ? AND mtime_ns = ?",
+            [key, stat.st_size, stat.st_mtime_ns],
+        ).fetchone()
+        if row:
+            return str(row[0])
+        digest = file_sha256(path)
+        try:
+            with self.db.conn:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO model_files (path, size, mtime_ns, sha256) "
+                    "VALUES (?, ?, ?, ?)", [key, stat.st_size, stat.st_mtime_ns, digest])
+        except sqlite3.DatabaseError:
+            pass  # only a cache
+        return digest
+
+
+def file_sha256(path: Path, block: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fts_query(text: str) -> str:
+    """User words as an FTS5 query: every word must match (prefix match on the last one)."""
+    words = [w.replace('"', "") for w in text.split() if w.replace('"', "")]
+    if not words:
+        return '""'
+    quoted = [f'"{w}"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def _row(row: dict[str, Any]) -> StoredSummary:
+    return StoredSummary(
+        id=row["id"], document_id=row["document_id"], document_name=row["document_name"],
+        document_sha256=row["document_sha256"], document_pages=row["document_pages"],
+        model_name=row["model_name"], model_sha256=row["model_sha256"], template=row["template"],
+        parameters=json.loads(row["parameters"]), text=row["text"],
+        citations=json.loads(row["citations"]), coverage=json.loads(row["coverage"]),
+        prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
+        load_seconds=row["load_seconds"], prompt_seconds=row["prompt_seconds"],
+        generation_seconds=row["generation_seconds"], wall_seconds=row["wall_seconds"],
+        created=row["created"],
+    )
