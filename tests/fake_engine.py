@@ -47,19 +47,24 @@ class FakeEngine:
             return "The same sentence again and again here. " * 50
         if "Key points:\n- " in prefill:
             return "first point [p. 1]\n- second point [p. 1]"
-        if "[p. " in prompt and "Excerpt" in prompt:
-            bullets = []
-            for page, text in re.findall(r"\[p\. (\d+)\]\n(.*?)(?=\n\[p\. |\n\n[A-Z]|\Z)", prompt,
-                                         re.S):
-                sentence = re.split(r"(?<=[.!?])\s", text.strip())[0][:200]
-                cited = int(page) + 100 if self.wrong_pages else int(page)
-                bullets.append(f"- {sentence} [p. {cited}]")
-            return "\n".join(bullets) or "- nothing here"
+        if "Excerpt" in prompt:
+            return "\n".join(self._quote_pages(prompt)) or "- nothing here"
         if "Merge these notes" in prompt:
             lines = [line for line in prompt.splitlines() if line.startswith("- ")]
             return "\n".join(lines[: max(1, len(lines) // 2)])
         lines = [line for line in prompt.splitlines() if line.startswith("- ")]
+        lines = lines or self._quote_pages(prompt)
         return "This is a test document.\n\nKey points:\n" + "\n".join(lines[:8])
+
+    def _quote_pages(self, prompt: str) -> list[str]:
+        """A bullet per page marker: the first sentence after it, citing that page."""
+        bullets = []
+        for page, text in re.findall(r"\[p\. (\d+)\]\n(.*?)(?=\n\[p\. |\n\n[A-Z]|\Z)", prompt,
+                                     re.S):
+            sentence = re.split(r"(?<=[.!?])\s", text.strip())[0][:200]
+            cited = int(page) + 100 if self.wrong_pages else int(page)
+            bullets.append(f"- {sentence} [p. {cited}]")
+        return bullets
 
     def chat(self, messages: list[Message], params: GenerationParams,
              cancel: CancelToken) -> Iterator[str | Usage]:

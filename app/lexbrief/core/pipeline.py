@@ -148,6 +148,7 @@ class Pipeline:
                 cancel.check()
                 tracker.emit("map", f"reading {chunk.pages_label} (chunk {chunk.index + 1} of "
                                     f"{len(chunks)})")
+                cancel.check()
                 prompt = template.map.format(pages=chunk.pages_label, text=chunk.text)
                 reply = self._generate(template, prompt, self.settings.map_tokens, "map",
                                        observer, cancel, usage, tracker)
@@ -297,7 +298,7 @@ class _LoopGuard:
             return False
         sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
         last = sentences[-1] if sentences else ""
-        return len(last) >= 40 and last in sentences[:-1]
+        return len(last) >= 30 and last in sentences[:-1]
 
     def trim(self, text: str) -> str:
         out: list[str] = []

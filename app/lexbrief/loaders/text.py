@@ -35,12 +35,34 @@ def decode_text(path: Path, data: bytes) -> str:
         return _checked(path, data.decode("utf-8"))
     except UnicodeDecodeError:
         pass
+    western = _as_western(data)
+    if western is not None:
+        return _checked(path, western)
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
         raise DocumentError(f"{path.name}: the text encoding cannot be recognised.")
     return _checked(path, str(best))
+
+
+_WESTERN_SYMBOLS = set("“”‘’‚„–—…€£¥§¶©®™°±×÷½¼¾•·«»¡¿¢")
+
+
+def _as_western(data: bytes) -> str | None:
+    """Windows-1252, the usual legacy encoding of English and Western European legal text, when
+    every non-ASCII character it yields is a Latin letter or common typographic symbol.
+    (Statistical detectors guess wrong on short Western texts; they still handle the rest.)"""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    for char in {c for c in text if ord(c) > 127}:
+        if char in _WESTERN_SYMBOLS:
+            continue
+        if not (char.isalpha() and ord(char) < 0x250):
+            return None
+    return text
 
 
 def _checked(path: Path, text: str) -> str:
@@ -118,7 +140,7 @@ def read_html(path: Path, data: bytes) -> tuple[list[Page], str | None, str]:
     parser.close()
     text = "".join(parser.parts)
     text = re.sub(r"[ \t\u00a0]+", " ", text)
-    text = re.sub(r"\n\s*\n\s*(\n\s*)+", "\n\n", text)
+    text = re.sub(r"\n[ \t]*\n[ \t]*(\n[ \t]*)+", "\n\n", text)
     pages, pagination = _split_pages(text)
     return pages, " ".join("".join(parser.title).split()) or None, pagination
 

@@ -75,7 +75,7 @@ class Store:
     def save_summary(self, *, document: dict[str, Any], summary: dict[str, Any]) -> int:
         """Upsert the document by sha256 and insert the summary, atomically."""
         try:
-            with self.db.conn:
+            with self.db.atomic():
                 existing = self.db.execute(
                     "SELECT id FROM documents WHERE sha256 = ?", [document["sha256"]]
                 ).fetchone()
@@ -109,7 +109,7 @@ class Store:
             raise _storage_error(exc, self.path) from exc
 
     def delete_summary(self, summary_id: int) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute("DELETE FROM summaries WHERE id = ?", [summary_id])
         if cursor.rowcount == 0:
             raise NotFound(f"there is no summary #{summary_id}.")
@@ -154,7 +154,7 @@ class Store:
             return str(row[0])
         digest = file_sha256(path)
         try:
-            with self.db.conn:
+            with self.db.atomic():
                 self.db.execute(
                     "INSERT OR REPLACE INTO model_files (path, size, mtime_ns, sha256) "
                     "VALUES (?, ?, ?, ?)", [key, stat.st_size, stat.st_mtime_ns, digest])

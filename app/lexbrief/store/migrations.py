@@ -27,7 +27,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     for fn in MIGRATIONS:
         if fn.__name__ in done:
             continue
-        with db.conn:
+        with db.atomic():
             fn(db)
             db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
                        [fn.__name__, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
