@@ -50,7 +50,7 @@ def build_wheel(variant: str) -> Path:
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
          "--no-binary", "llama-cpp-python", "-w", str(target),
          f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}"],
-        check=True, env=env,
+        check=True, env=env, stdout=sys.stderr,  # stdout carries only the wheel's path
     )
     built = find_wheel(variant)
     if not built:

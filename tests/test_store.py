@@ -111,3 +111,24 @@ def test_model_hash_is_cached(tmp_path: Path) -> None:
     assert store.model_sha256(model) == first
     model.write_bytes(b"GGUF" + b"\1" * 100)  # changed file: hashed again
     assert store.model_sha256(model) != first
+
+
+def test_many_connections_opening_a_new_database_at_once() -> None:
+    """The window opens the store from several threads; the first open must not race."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            Store().close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Store().migrations_applied == []

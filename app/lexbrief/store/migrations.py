@@ -18,20 +18,30 @@ def migration(fn: Migration) -> Migration:
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply the migrations this database has not seen; returns their names."""
-    table = db["_migrations"]
-    if not table.exists():
-        db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    done = {row["name"] for row in db.query("SELECT name FROM _migrations")}
+    """Apply the migrations this database has not seen; returns their names.
+
+    Safe when several connections open a new database at once (the window's threads do): each
+    migration runs under SQLite's write lock (BEGIN IMMEDIATE) and re-checks what is applied.
+    """
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations "
+               "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     applied = []
     for fn in MIGRATIONS:
-        if fn.__name__ in done:
-            continue
-        with db.atomic():
-            fn(db)
-            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                       [fn.__name__, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
-        applied.append(fn.__name__)
+        conn = db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            done = conn.execute("SELECT 1 FROM _migrations WHERE name = ?",
+                                [fn.__name__]).fetchone()
+            if not done:
+                fn(db)
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                             [fn.__name__,
+                              dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
+                applied.append(fn.__name__)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
     return applied
 
 
@@ -85,3 +95,30 @@ def m002_model_file_hashes(db: sqlite_utils.Database) -> None:
             mtime_ns INTEGER NOT NULL,
             sha256 TEXT NOT NULL
         )""")
+
+
+@migration
+def m003_run_records(db: sqlite_utils.Database) -> None:
+    # The cost ledger: one row per stored summary, written in the summary's own transaction.
+    # Deleting a summary keeps its row (summary_id becomes NULL): the energy was still spent.
+    db.execute("""
+        CREATE TABLE run_records (
+            id INTEGER PRIMARY KEY,
+            summary_id INTEGER UNIQUE REFERENCES summaries(id) ON DELETE SET NULL,
+            created TEXT NOT NULL,
+            document_name TEXT NOT NULL,
+            model_name TEXT NOT NULL,
+            wall_seconds REAL NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            energy_wh REAL,
+            energy_estimated INTEGER NOT NULL,
+            currency TEXT,
+            local_cost REAL,
+            cloud_model TEXT,
+            cloud_cost_usd REAL,
+            savings_usd REAL,
+            hardware TEXT NOT NULL,
+            cost TEXT
+        )""")
+    db.execute("CREATE INDEX run_records_created ON run_records(created)")
