@@ -7,14 +7,19 @@ chooses, into a wheel cache keyed by version and flags, and installs that wheel.
 
 Variants:
   portable  -DGGML_NATIVE=OFF: AVX, AVX2, F16C, FMA (any x86-64 CPU since about 2013). Default.
+  dispatch  runtime CPU dispatch, for installers (packaging/build.py): every CPU variant as a
+            loadable `libggml-cpu-<variant>.so`, chosen at start by lexbrief.engine.cpu_backend.
+            The wheel lacks those files (they stay in the CMake build folder), so the build keeps
+            that folder and copies them to `<wheelhouse>/cpu-backends/`. About 8 minutes.
 
-Usage: python packaging/llama_wheel.py [--variant portable] [--print-path]
+Usage: python packaging/llama_wheel.py [--variant portable|dispatch]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +27,11 @@ from pathlib import Path
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 VARIANTS = {
     "portable": "-DGGML_NATIVE=OFF",
+    "dispatch": "-DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_NATIVE=OFF",
 }
+# Variants whose CPU backends are loadable modules, kept beside the wheel.
+DISPATCH_VARIANTS = {"dispatch"}
+CPU_BACKENDS = "cpu-backends"
 
 
 def wheelhouse(variant: str) -> Path:
@@ -31,8 +40,15 @@ def wheelhouse(variant: str) -> Path:
     return Path(root) / f"llama-cpp-python-{LLAMA_CPP_PYTHON_VERSION}-{variant}"
 
 
+def cpu_backends_dir(variant: str) -> Path:
+    """Where a dispatch build keeps its `libggml-cpu-<variant>.so` files."""
+    return wheelhouse(variant) / CPU_BACKENDS
+
+
 def find_wheel(variant: str) -> Path | None:
     wheels = sorted(wheelhouse(variant).glob("llama_cpp_python-*.whl"))
+    if variant in DISPATCH_VARIANTS and not any(cpu_backends_dir(variant).glob("*.so")):
+        return None  # an interrupted build: the wheel without its CPU backends is useless
     return wheels[-1] if wheels else None
 
 
@@ -43,15 +59,24 @@ def build_wheel(variant: str) -> Path:
     target = wheelhouse(variant)
     target.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CMAKE_ARGS": VARIANTS[variant], "FORCE_CMAKE": "1"}
+    dispatch = variant in DISPATCH_VARIANTS
     print(f"Building llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} ({variant}: "
-          f"{VARIANTS[variant]}); about 4 minutes on 2 cores, once per machine...",
-          file=sys.stderr, flush=True)
+          f"{VARIANTS[variant]}); about {8 if dispatch else 4} minutes on 2 cores, once per "
+          "machine...", file=sys.stderr, flush=True)
+    build_dir = target / "cmake-build"
+    extra = [f"--config-settings=build-dir={build_dir}"] if dispatch else []
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
-         "--no-binary", "llama-cpp-python", "-w", str(target),
+         "--no-binary", "llama-cpp-python", *extra, "-w", str(target),
          f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}"],
         check=True, env=env, stdout=sys.stderr,  # stdout carries only the wheel's path
     )
+    if dispatch:
+        backends = cpu_backends_dir(variant)
+        backends.mkdir(exist_ok=True)
+        for library in sorted((build_dir / "bin").glob("libggml-cpu-*.so")):
+            shutil.copy2(library, backends / library.name)
+        shutil.rmtree(build_dir, ignore_errors=True)
     built = find_wheel(variant)
     if not built:
         raise SystemExit(f"the build finished but left no wheel in {target}")

@@ -14,11 +14,32 @@ import platformdirs
 APP_NAME = "LexBrief"
 
 
+def _location_file() -> Path:
+    """Where the user's choice of data folder is remembered (outside the data folder)."""
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "data-folder.txt"
+
+
 def data_dir() -> Path:
     override = os.environ.get("LEXBRIEF_HOME")
-    path = Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP_NAME))
+    if override:
+        path = Path(override).expanduser()
+    else:
+        chosen = _location_file()
+        text = chosen.read_text(encoding="utf-8").strip() if chosen.is_file() else ""
+        path = Path(text) if text else Path(platformdirs.user_data_dir(APP_NAME))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def choose_data_dir(path: Path | None) -> None:
+    """Remember another data folder for the next start (None: back to the default)."""
+    location = _location_file()
+    if path is None:
+        location.unlink(missing_ok=True)
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    location.parent.mkdir(parents=True, exist_ok=True)
+    location.write_text(str(path), encoding="utf-8")
 
 
 def database_path() -> Path:

@@ -16,12 +16,15 @@ from lexbrief.core.cancel import NEVER, CancelToken
 from lexbrief.core.document import Document
 from lexbrief.core.pipeline import Observer, Pipeline, PipelineSettings, Summary
 from lexbrief.core.templates import Template, detect_template, load_templates
+from lexbrief.costs.account import Accountant
+from lexbrief.costs.compare import CostComparison
 from lexbrief.engine.base import Engine
 from lexbrief.errors import UserFacingError
 from lexbrief.loaders import Limits, load_document
 from lexbrief.models.resolve import ResolvedModel, resolve_model
 from lexbrief.settings import load_settings
 from lexbrief.store import Store
+from lexbrief.telemetry.run import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +33,35 @@ EngineFactory = Callable[[ResolvedModel], Engine]
 
 def llama_engine(model: ResolvedModel) -> Engine:
     from lexbrief.engine.llama_cpp_engine import LlamaCppEngine
+    from lexbrief.errors import ModelError
+    from lexbrief.models.fit import decide_offload
 
     settings = load_settings()
-    # "Automatic" GPU layers (-2) means CPU until the hardware plan chooses an offload.
-    gpu_layers = settings.gpu_layers if settings.gpu_layers >= -1 else 0
-    return LlamaCppEngine(model.path, context_length=settings.context_length or None,
-                          threads=settings.threads or None, gpu_layers=gpu_layers)
+    context = settings.context_length or None
+    threads = settings.threads or None
+    if settings.gpu_layers >= -1:  # set by the user: used as it is
+        return LlamaCppEngine(model.path, context_length=context, threads=threads,
+                              gpu_layers=settings.gpu_layers)
+    # Automatic (-2): the hardware plan (lexbrief.models.fit) decides what goes to the GPU.
+    try:
+        decision = decide_offload(model.path, context=context)
+        gpu_layers, reason = decision.gpu_layers, decision.reason
+    except (ModelError, OSError, ValueError) as exc:
+        gpu_layers, reason = 0, f"runs on the CPU because the offload plan failed ({exc})"
+    log.info("offload plan for %s: %d GPU layers; %s", model.path.name, gpu_layers, reason)
+    if gpu_layers:
+        try:
+            engine = LlamaCppEngine(model.path, context_length=context, threads=threads,
+                                    gpu_layers=gpu_layers)
+            engine.info.extra["offload"] = reason
+            return engine
+        except ModelError as exc:
+            reason = (f"runs on the CPU because loading with {gpu_layers} GPU layers failed "
+                      f"({exc.message})")
+            log.warning("%s: %s", model.path.name, reason)
+    engine = LlamaCppEngine(model.path, context_length=context, threads=threads, gpu_layers=0)
+    engine.info.extra["offload"] = reason
+    return engine
 
 
 @dataclass
@@ -44,6 +70,10 @@ class Outcome:
     summary: Summary
     model: ResolvedModel
     model_sha256: str
+    # What the hardware did and what it cost (lexbrief.telemetry / lexbrief.costs).
+    run: RunRecord | None = None
+    cost: CostComparison | None = None
+    cost_error: str | None = None  # why `cost` is missing (e.g. a malformed pricing.toml)
 
     def as_json(self) -> dict[str, Any]:
         s = self.summary
@@ -70,14 +100,19 @@ class Outcome:
             },
             "model": {"name": self.model.path.name, "sha256": self.model_sha256,
                       "source": self.model.source},
+            "hardware": self.run.as_dict() if self.run else None,
+            "cost": (self.cost.as_dict() if self.cost
+                     else {"error": self.cost_error} if self.cost_error else None),
         }
 
 
 class Summarizer:
     def __init__(self, store: Store, *, model: str | None = None,
                  engine_factory: EngineFactory = llama_engine,
-                 pipeline_settings: PipelineSettings | None = None) -> None:
+                 pipeline_settings: PipelineSettings | None = None,
+                 sampler: Any = None) -> None:
         self.store = store
+        self.sampler = sampler  # a running telemetry Sampler to share (the window's), or None
         self.model = resolve_model(model)
         self._engine_factory = engine_factory
         self._engine: Engine | None = None
@@ -113,9 +148,12 @@ class Summarizer:
                            cancel: CancelToken = NEVER) -> Outcome:
         chosen = self.template(template, document)
         engine = self.engine
-        summary = Pipeline(engine, self.pipeline_settings).run(
-            document, chosen, observer=observer, cancel=cancel)
+        accountant = Accountant(sampler=self.sampler)
+        with (monitor := accountant.monitor()):
+            summary = Pipeline(monitor.wrap(engine), self.pipeline_settings).run(
+                document, chosen, observer=observer, cancel=cancel)
         cancel.check()
+        account = accountant.settle(monitor, summary.usage)
         if self._model_sha256 is None:
             self._model_sha256 = self.store.model_sha256(self.model.path)
         summary_id = self.store.save_summary(
@@ -140,7 +178,9 @@ class Summarizer:
                 "generation_seconds": summary.usage.generation_seconds,
                 "wall_seconds": summary.wall_seconds,
             },
+            run_record=account.ledger_row(document.name, self.model.path.name),
         )
         log.info("stored summary #%d of %s (%d chunks, %.1f s)", summary_id, document.name,
                  summary.chunks, summary.wall_seconds)
-        return Outcome(summary_id, summary, self.model, self._model_sha256)
+        return Outcome(summary_id, summary, self.model, self._model_sha256, run=account.record,
+                       cost=account.cost, cost_error=account.cost_error)

@@ -20,7 +20,9 @@ from lexbrief.errors import Cancelled, ExitCode, UserFacingError
 log = logging.getLogger("lexbrief")
 
 # Command modules, in the order `--help` lists them. Each has register(subparsers).
-COMMAND_MODULES = ["lexbrief.cli.summarize", "lexbrief.cli.history"]
+COMMAND_MODULES = ["lexbrief.cli.summarize", "lexbrief.cli.history", "lexbrief.cli.costs",
+                   "lexbrief.cli.models", "lexbrief.cli.hw",
+                   "lexbrief.cli.bench", "lexbrief.cli.eval"]
 
 
 def setup_logging(verbose: bool = False) -> str:
@@ -31,6 +33,8 @@ def setup_logging(verbose: bool = False) -> str:
                                                    encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("lexbrief")
+    for old in root.handlers:
+        old.close()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     return str(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -50,7 +51,11 @@ class ConsoleProgress(Observer):
         line = (f"{self.prefix}: step {progress.step}/{progress.total} · {progress.message}"
                 f"{speed}{eta}")
         if self.tty:
-            self.stream.write("\r\x1b[2K" + line[:200])
+            done = progress.step - (progress.stage != "done")
+            filled = int(20 * max(0, done) / max(1, progress.total))
+            bar = "█" * filled + "░" * (20 - filled)
+            width = shutil.get_terminal_size((100, 20)).columns
+            self.stream.write("\r\x1b[2K" + f"{bar} {line}"[: width - 1])
         elif progress.stage in ("map", "condense", "final"):
             self.stream.write(line + "\n")
         self.stream.flush()
@@ -146,6 +151,12 @@ def run(args: argparse.Namespace) -> int:
             continue
         if show_progress:
             observer.finish(f"done in {time.perf_counter() - started:.1f} s · {_card(outcome)}")
+            if outcome.run is not None:  # the hardware + cost card (lexbrief.costs.card)
+                from lexbrief.costs.card import card
+
+                lines = card(outcome.run, outcome.cost, outcome.cost_error)
+                sys.stderr.write("".join(f"  {line}\n" for line in lines))
+                sys.stderr.flush()
         rendered = (json.dumps(outcome.as_json(), ensure_ascii=False) if args.json
                     else f"# {name}\n\n{outcome.summary.text}")
         if out_dir:

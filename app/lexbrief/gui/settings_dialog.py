@@ -1,0 +1,131 @@
+"""Settings, persisted in settings.toml: threads, GPU layers, context, chunk size, electricity
+price, the cloud model to compare with, and where the data lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from lexbrief.paths import choose_data_dir, data_dir
+from lexbrief.settings import Settings, load_settings, save_settings
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("LexBrief settings")
+        self.settings = load_settings()
+        s = self.settings
+        form = QFormLayout(self)
+
+        self.threads = QSpinBox()
+        self.threads.setRange(0, 256)
+        self.threads.setSpecialValueText("automatic (physical cores)")
+        self.threads.setValue(s.threads)
+        form.addRow("CPU threads", self.threads)
+
+        self.gpu = QComboBox()
+        self.gpu.addItem("automatic (from free GPU memory)", -2)
+        self.gpu.addItem("CPU only", 0)
+        self.gpu.addItem("all layers on the GPU", -1)
+        for layers in (8, 16, 24, 32, 48):
+            self.gpu.addItem(f"{layers} layers on the GPU", layers)
+        index = self.gpu.findData(s.gpu_layers)
+        self.gpu.setCurrentIndex(max(0, index))
+        form.addRow("GPU offload", self.gpu)
+
+        self.context = QComboBox()
+        for value, label in ((0, "model's own (up to 8,192)"), (2048, "2,048"), (4096, "4,096"),
+                             (8192, "8,192"), (16384, "16,384"), (32768, "32,768")):
+            self.context.addItem(f"{label} tokens" if value else label, value)
+        self.context.setCurrentIndex(max(0, self.context.findData(s.context_length)))
+        form.addRow("Context size", self.context)
+
+        self.chunk = QSpinBox()
+        self.chunk.setRange(256, 32768)
+        self.chunk.setSingleStep(256)
+        self.chunk.setValue(s.max_chunk_tokens)
+        self.chunk.setSuffix(" tokens")
+        form.addRow("Largest excerpt per step", self.chunk)
+
+        self.price = QDoubleSpinBox()
+        self.price.setRange(0, 10)
+        self.price.setDecimals(3)
+        self.price.setValue(s.electricity_price_per_kwh)
+        self.currency = QLineEdit(s.currency)
+        self.currency.setMaxLength(3)
+        self.currency.setFixedWidth(60)
+        price_row = QHBoxLayout()
+        price_row.addWidget(self.price)
+        price_row.addWidget(QLabel("per kWh in"))
+        price_row.addWidget(self.currency)
+        form.addRow("Electricity", price_row)
+
+        self.cloud = QComboBox()
+        self.cloud.addItem("default from pricing.toml", "")
+        try:
+            from lexbrief.costs.pricing import load_pricing
+
+            for key, price in load_pricing().models.items():
+                self.cloud.addItem(f"{price.provider} {price.name}", key)
+        except Exception as exc:  # noqa: BLE001 (a broken pricing file must not block settings)
+            self.cloud.addItem(f"(pricing file unreadable: {exc})", "")
+        self.cloud.setCurrentIndex(max(0, self.cloud.findData(s.cloud_model)))
+        form.addRow("Compare costs with", self.cloud)
+
+        self.folder = QLineEdit(str(data_dir()))
+        self.folder.setReadOnly(True)
+        browse = QPushButton("Change…")
+        browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(browse)
+        form.addRow("Data folder", folder_row)
+        self.folder_note = QLabel("")
+        form.addRow("", self.folder_note)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self._new_folder: Path | None = None
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Data folder", self.folder.text())
+        if folder:
+            self._new_folder = Path(folder)
+            self.folder.setText(folder)
+            self.folder_note.setText("Takes effect at the next start. Existing summaries stay "
+                                     "in the old folder.")
+
+    def values(self) -> Settings:
+        s = self.settings
+        s.threads = self.threads.value()
+        s.gpu_layers = int(self.gpu.currentData())
+        s.context_length = int(self.context.currentData())
+        s.max_chunk_tokens = self.chunk.value()
+        s.electricity_price_per_kwh = self.price.value()
+        s.currency = self.currency.text().strip().upper() or "USD"
+        s.cloud_model = str(self.cloud.currentData())
+        return s
+
+    def save(self) -> None:
+        save_settings(self.values())
+        if self._new_folder is not None:
+            choose_data_dir(self._new_folder)
+        self.accept()

@@ -1,0 +1,59 @@
+"""Short background tasks (database reads, file loads) on Qt's thread pool, results delivered
+to the GUI thread by a signal, so the window never waits on the disk."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from lexbrief.errors import UserFacingError
+
+log = logging.getLogger(__name__)
+
+
+class _Relay(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self.fn = fn
+        self.relay = relay
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except UserFacingError as exc:
+            self.relay.failed.emit(exc.message)
+        except Exception as exc:
+            log.exception("background task failed")
+            self.relay.failed.emit(f"internal error ({type(exc).__name__}); see the log file")
+        else:
+            self.relay.done.emit(result)
+
+
+_alive: set[_Relay] = set()
+
+
+def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
+                      on_failed: Callable[[str], object] | None = None) -> None:
+    relay = _Relay()
+    _alive.add(relay)  # keep the relay alive until it has delivered
+
+    def finish_ok(result: Any) -> None:
+        _alive.discard(relay)
+        on_done(result)
+
+    def finish_failed(message: str) -> None:
+        _alive.discard(relay)
+        if on_failed:
+            on_failed(message)
+
+    relay.done.connect(finish_ok)
+    relay.failed.connect(finish_failed)
+    QThreadPool.globalInstance().start(_Task(fn, relay))

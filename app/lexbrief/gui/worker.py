@@ -1,0 +1,171 @@
+"""Long work off the GUI thread (Anki's pattern: one worker owns the model and the database).
+
+The summary worker runs in its own QThread and takes jobs from a queue, one at a time. It talks
+back only through signals; cancel is a thread-safe flag the window sets directly, checked by the
+pipeline between steps and between tokens.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from lexbrief.core.cancel import CancelToken
+from lexbrief.core.pipeline import Observer, Progress
+from lexbrief.errors import Cancelled, UserFacingError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    id: int
+    path: Path
+    template: str = "auto"
+    password: str | None = None
+    model: str | None = None  # None: the active or starter model
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+class _SignalObserver(Observer):
+    def __init__(self, worker: SummaryWorker, job: Job) -> None:
+        self.worker = worker
+        self.job = job
+
+    def progress(self, progress: Progress) -> None:
+        self.worker.progress.emit(self.job.id, progress)
+
+    def token(self, stage: str, text: str) -> None:
+        self.worker.token.emit(self.job.id, stage, text)
+
+
+class SummaryWorker(QObject):
+    started = Signal(int)  # job id
+    progress = Signal(int, object)  # job id, Progress
+    token = Signal(int, str, str)  # job id, stage, text
+    finished = Signal(int, object)  # job id, Outcome
+    failed = Signal(int, str)  # job id, plain-words reason
+    cancelled = Signal(int)
+    model_loaded = Signal(object)  # ModelInfo
+
+    def __init__(self, engine_factory: Any = None) -> None:
+        super().__init__()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._jobs: dict[int, Job] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._engine_factory = engine_factory
+        self._summarizers: dict[str | None, Any] = {}
+        self._reload = threading.Event()
+        self.sampler: Any = None  # the window's telemetry sampler, shared with each run
+        self.busy_with: int | None = None
+
+    # -- called from the GUI thread -----------------------------------------------------------
+    def submit(self, path: Path, *, template: str = "auto", password: str | None = None,
+               model: str | None = None) -> Job:
+        job = Job(next(self._ids), Path(path), template, password, model)
+        with self._lock:
+            self._jobs[job.id] = job
+        self._queue.put(job)
+        return job
+
+    def cancel(self, job_id: int) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job:
+            job.cancel.cancel()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.cancel.cancel()
+
+    def stop(self) -> None:
+        self.cancel_all()
+        self._queue.put(None)
+
+    def reload_model(self) -> None:
+        """The active model changed: load it for the next document."""
+        self._reload.set()
+
+    # -- the worker thread --------------------------------------------------------------------
+    def run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            try:
+                self._run_job(job)
+            finally:
+                with self._lock:
+                    self._jobs.pop(job.id, None)
+                self.busy_with = None
+        self._close()
+
+    def _summarizer(self, model: str | None) -> Any:
+        from lexbrief.service import Summarizer, llama_engine
+        from lexbrief.store import Store
+
+        if self._reload.is_set():
+            self._reload.clear()
+            self._close()
+        if model not in self._summarizers:
+            # One engine at a time: a laptop cannot hold several models.
+            self._close()
+            summarizer = Summarizer(Store(), model=model,
+                                    engine_factory=self._engine_factory or llama_engine,
+                                    sampler=self.sampler)
+            self._summarizers[model] = summarizer
+            self.model_loaded.emit(summarizer.engine.info)
+        return self._summarizers[model]
+
+    def _run_job(self, job: Job) -> None:
+        if job.cancel.cancelled:
+            self.cancelled.emit(job.id)
+            return
+        self.busy_with = job.id
+        self.started.emit(job.id)
+        try:
+            summarizer = self._summarizer(job.model)
+            outcome = summarizer.summarize(job.path, template=job.template,
+                                           password=job.password,
+                                           observer=_SignalObserver(self, job), cancel=job.cancel)
+        except Cancelled:
+            self.cancelled.emit(job.id)
+        except UserFacingError as exc:
+            self.failed.emit(job.id, exc.message)
+        except Exception as exc:  # noqa: BLE001 (a bug: keep the window alive, log it)
+            log.error("internal error summarizing %s\n%s", job.path, traceback.format_exc())
+            self.failed.emit(job.id, f"internal error ({type(exc).__name__}); see the log file")
+        else:
+            self.finished.emit(job.id, outcome)
+
+    def _close(self) -> None:
+        for summarizer in self._summarizers.values():
+            engine = summarizer._engine
+            if engine is not None and hasattr(engine, "close"):
+                engine.close()
+            summarizer.store.close()
+        self._summarizers.clear()
+
+
+class WorkerThread(QThread):
+    """Runs the worker's job loop (no event loop needed: signals cross threads queued)."""
+
+    def __init__(self, worker: SummaryWorker) -> None:
+        super().__init__()
+        self.worker = worker
+        self.setObjectName("lexbrief-summary-worker")
+
+    def run(self) -> None:
+        self.worker.run()
+
+    def stop(self, timeout_ms: int = 15000) -> bool:
+        self.worker.stop()
+        return self.wait(timeout_ms)
