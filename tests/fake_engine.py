@@ -85,3 +85,30 @@ class FakeEngine:
             yield piece
         usage.generation_seconds = 0.001 * max(1, usage.completion_tokens)
         yield usage
+
+
+class FakeParallelEngine(FakeEngine):
+    """The fake with the parallel contract: replies interleaved piece by piece, like sequences
+    decoded together."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.parallel_calls: list[int] = []
+
+    def chat_many(self, requests: list[tuple[list[Message], GenerationParams]],
+                  cancel: CancelToken, *, stops: list[CancelToken] | None = None,
+                  max_parallel: int = 4) -> Iterator[tuple[int, str | Usage]]:
+        self.parallel_calls.append(len(requests))
+        stops = stops or [cancel] * len(requests)
+        streams = {i: self.chat(messages, params, stops[i])
+                   for i, (messages, params) in enumerate(requests[:max_parallel])}
+        queue = list(range(max_parallel, len(requests)))
+        while streams:
+            for index in list(streams):
+                item = next(streams[index])
+                yield index, item
+                if isinstance(item, Usage):
+                    del streams[index]
+                    if queue:
+                        nxt = queue.pop(0)
+                        streams[nxt] = self.chat(*requests[nxt], stops[nxt])

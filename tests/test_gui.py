@@ -110,3 +110,39 @@ def test_a_malformed_file_fails_in_the_queue_and_the_next_one_runs(  # type: ign
     assert window.queue.job_state(1).startswith("failed: random-bytes.pdf")
     assert window.queue.job_state(2) == "done"
     assert Store().counts()["summaries"] == 1
+
+
+def test_model_manager_lists_the_catalog_with_fit_badges(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: window.models.list.topLevelItemCount() > 5, timeout=60000)
+    names = [window.models.list.topLevelItem(i).text(0)
+             for i in range(window.models.list.topLevelItemCount())]
+    assert any("SmolLM2" in name for name in names)
+    assert any("Qwen2.5" in name for name in names)
+    first = window.models.list.topLevelItem(0)
+    assert "active" in first.text(4)  # the starter is what runs until another is chosen
+    fits = {window.models.list.topLevelItem(i).text(3)
+            for i in range(window.models.list.topLevelItemCount())}
+    assert any("CPU" in fit or "GPU" in fit for fit in fits)
+    assert "CPU" in window.models.machine.text()
+
+
+def test_settings_persist(window: MainWindow, lexbrief_home: Path) -> None:
+    from lexbrief.gui.settings_dialog import SettingsDialog
+    from lexbrief.settings import load_settings
+
+    dialog = SettingsDialog(window)
+    dialog.threads.setValue(3)
+    dialog.price.setValue(0.25)
+    dialog.gpu.setCurrentIndex(dialog.gpu.findData(0))
+    dialog.save()
+    settings = load_settings()
+    assert (settings.threads, settings.electricity_price_per_kwh, settings.gpu_layers) == (
+        3, 0.25, 0)
+    assert (lexbrief_home / "settings.toml").exists()
+
+
+def test_hardware_panel_plots_live_samples(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: window.hardware.cpu.latest() is not None, timeout=10000)
+    assert window.hardware.ram.latest() and window.hardware.ram.latest() > 0
+    assert window.hardware.rss.latest() and window.hardware.rss.latest() > 10  # MB
+    assert window.hardware.gpu.latest() is None  # no GPU here: unavailable, never 0

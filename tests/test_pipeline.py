@@ -121,3 +121,33 @@ def test_parse_summary_forms() -> None:
     overview, points = parse_summary(draft)
     assert overview == "Overview: A lease." and points == ["Rent monthly", "Term"]
     assert parse_summary("Just prose, no points.") == ("Just prose, no points.", [])
+
+
+def test_parallel_map_gives_the_same_notes_as_sequential() -> None:
+    from fake_engine import FakeParallelEngine
+
+    settings = PipelineSettings(max_chunk_tokens=600)
+    sequential = Pipeline(FakeEngine(context_length=1024),
+                          PipelineSettings(max_chunk_tokens=600, parallel_map=1)).run(
+        _long_doc(), load_templates()["general"])
+    engine = FakeParallelEngine(context_length=1024)
+    recorder = Recorder()
+    parallel = Pipeline(engine, settings).run(_long_doc(), load_templates()["general"],
+                                              observer=recorder)
+    assert engine.parallel_calls == [parallel.chunks]
+    assert parallel.notes == sequential.notes
+    assert parallel.text == sequential.text
+    assert parallel.usage.completion_tokens == sequential.usage.completion_tokens
+    maps = [e for e in recorder.events if e.stage == "map"]
+    assert len(maps) == parallel.chunks  # one step per chunk, as in the sequential path
+
+
+def test_parallel_map_cancel() -> None:
+    from fake_engine import FakeParallelEngine
+
+    engine = FakeParallelEngine(context_length=1024)
+    cancel = CancelToken()
+    engine.on_token = lambda piece: cancel.cancel()  # type: ignore[assignment]
+    with pytest.raises(Cancelled):
+        Pipeline(engine, PipelineSettings(max_chunk_tokens=600)).run(
+            _long_doc(), load_templates()["general"], cancel=cancel)

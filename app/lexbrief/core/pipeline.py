@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from lexbrief.core.cancel import NEVER, CancelToken
@@ -44,12 +44,14 @@ class PipelineSettings:
     map_tokens: int = 256  # output budget of one chunk's notes
     condense_tokens: int = 384
     final_tokens: int = 512
+    # Chunk notes decoded together as parallel sequences, when the engine can (1: one by one).
+    parallel_map: int = 4
     sampling: GenerationParams = field(default_factory=GenerationParams)
 
     def as_dict(self) -> dict[str, object]:
         return {"max_chunk_tokens": self.max_chunk_tokens, "map_tokens": self.map_tokens,
                 "condense_tokens": self.condense_tokens, "final_tokens": self.final_tokens,
-                **self.sampling.as_dict()}
+                "parallel_map": self.parallel_map, **self.sampling.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -144,15 +146,20 @@ class Pipeline:
         if single:
             material, label = chunks[0].text, "Full text"
         else:
-            for chunk in chunks:
-                cancel.check()
-                tracker.emit("map", f"reading {chunk.pages_label} (chunk {chunk.index + 1} of "
-                                    f"{len(chunks)})")
-                cancel.check()
-                prompt = template.map.format(pages=chunk.pages_label, text=chunk.text)
-                reply = self._generate(template, prompt, self.settings.map_tokens, "map",
-                                       observer, cancel, usage, tracker)
-                notes.append(_cited_notes(reply, chunk))
+            chat_many = getattr(self.engine, "chat_many", None)
+            if chat_many is not None and self.settings.parallel_map > 1:
+                notes = self._map_parallel(chat_many, template, chunks, observer, cancel,
+                                           usage, tracker)
+            else:
+                for chunk in chunks:
+                    cancel.check()
+                    tracker.emit("map", f"reading {chunk.pages_label} (chunk "
+                                        f"{chunk.index + 1} of {len(chunks)})")
+                    cancel.check()
+                    prompt = template.map.format(pages=chunk.pages_label, text=chunk.text)
+                    reply = self._generate(template, prompt, self.settings.map_tokens, "map",
+                                           observer, cancel, usage, tracker)
+                    notes.append(_cited_notes(reply, chunk))
             material = self._condense(template, notes, final_room, observer, cancel, usage,
                                       tracker)
             label = "Notes"
@@ -183,6 +190,39 @@ class Pipeline:
             steps=tracker.step, wall_seconds=time.perf_counter() - started, draft=draft,
             notes=notes,
         )
+
+    def _map_parallel(self, chat_many: Callable[..., Iterator[tuple[int, str | Usage]]],
+                      template: Template, chunks: list[Chunk], observer: Observer,
+                      cancel: CancelToken, usage: Usage, tracker: _Tracker) -> list[str]:
+        """The map step with the chunks decoded together: same prompts, same budgets, same
+        sampling as one by one; each chunk's loop guard stops only that chunk."""
+        params = dataclasses.replace(self.settings.sampling, max_tokens=self.settings.map_tokens)
+        requests = [(self._messages(template, template.map.format(pages=c.pages_label,
+                                                                   text=c.text)), params)
+                    for c in chunks]
+        stops = [_StepCancel(cancel) for _ in chunks]
+        replies = ["" for _ in chunks]
+        guards = [_LoopGuard() for _ in chunks]
+        done = 0
+        tracker.emit("map", f"reading {len(chunks)} chunks, up to "
+                            f"{self.settings.parallel_map} at once")
+        for index, item in chat_many(requests, cancel, stops=stops,
+                                     max_parallel=self.settings.parallel_map):
+            if isinstance(item, Usage):
+                usage.add(item)
+                tracker.observe(item)
+                done += 1
+                if done < len(chunks):
+                    tracker.emit("map", f"read {done} of {len(chunks)} chunks "
+                                        f"({chunks[index].pages_label} done)")
+                continue
+            replies[index] += item
+            observer.token("map", item)
+            if guards[index].looping(replies[index]):
+                stops[index].stop()
+        cancel.check()
+        return [_cited_notes(guards[i].trim(reply), chunk)
+                for i, (reply, chunk) in enumerate(zip(replies, chunks, strict=True))]
 
     def _final_prompt(self, template: Template, document: Document, material: str,
                       label: str) -> str:

@@ -10,7 +10,9 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -76,11 +78,18 @@ class LlamaCppEngine:
                               or 2048)
                 probe.close()
                 n_ctx = min(context_length or DEFAULT_CONTEXT_CAP, trained)
+                # The high-level object holds the weights and the vocabulary; decoding runs on
+                # the engine's own context (NativeDecoder, end of module), so its own context
+                # stays tiny.
                 self._llm = llama_cpp.Llama(
-                    str(path), n_ctx=n_ctx, n_batch=min(batch_size, n_ctx), n_ubatch=min(
-                        batch_size, n_ctx), n_threads=threads, n_threads_batch=threads,
+                    str(path), n_ctx=min(256, n_ctx), n_batch=min(256, n_ctx),
+                    n_ubatch=min(256, n_ctx), n_threads=threads, n_threads_batch=threads,
                     n_gpu_layers=gpu_layers, verbose=False, seed=0,
                 )
+            self._threads, self._batch_size = threads, batch_size
+            self._decoder = NativeDecoder(
+                self._llm._model.model, self._llm._model.vocab, n_ctx=n_ctx, slots=1,
+                threads=threads, batch_size=batch_size)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(
                 f"{path.name} cannot be loaded by llama.cpp: it is not a valid GGUF model or its "
@@ -154,62 +163,56 @@ class LlamaCppEngine:
     def chat(self, messages: list[Message], params: GenerationParams,
              cancel: CancelToken) -> Iterator[str | Usage]:
         prompt = self._prompt_tokens(messages)
-        room = self.info.context_length - len(prompt)
-        if room < 16:
-            raise ValueError(
-                f"prompt of {len(prompt)} tokens leaves no room in a {self.info.context_length}"
-                "-token context"
-            )
-        max_tokens = min(params.max_tokens, room)
-        cached = self._cached_prefix(prompt)
-        usage = Usage(prompt_tokens=len(prompt), cached_prompt_tokens=cached)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._llm.set_seed(params.seed)
-        started = time.perf_counter()
-        first_token_at: float | None = None
-        generated: list[int] = []
-        usage.finish_reason = "length"
-        try:
-            for token in self._llm.generate(
-                prompt, top_k=params.top_k, top_p=params.top_p, min_p=0.0,
-                temp=params.temperature, repeat_penalty=params.repeat_penalty, reset=True,
-            ):
-                if first_token_at is None:
-                    first_token_at = time.perf_counter()
-                if cancel.cancelled:
-                    usage.finish_reason = "cancelled"
-                    break
-                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                    usage.finish_reason = "stop"
-                    break
-                generated.append(token)
-                piece = decoder.decode(self._llm.detokenize([token], prev_tokens=generated[:-1]))
-                if piece:
-                    yield piece
-                if len(generated) >= max_tokens:
-                    break
-        finally:
-            ended = time.perf_counter()
-            first = first_token_at or ended
-            usage.completion_tokens = len(generated)
-            usage.prompt_seconds = first - started
-            usage.generation_seconds = ended - first
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            yield tail
-        yield usage
+        self._check_room(prompt)
+        for _index, item in self._decoder.generate([prompt], [params], [cancel], cancel):
+            yield item
 
-    def _cached_prefix(self, prompt: list[int]) -> int:
-        """Prompt tokens llama.cpp will reuse from the last request (same system text...)."""
-        previous = self._llm._input_ids[: self._llm.n_tokens]
-        shared = 0
-        for a, b in zip(previous, prompt, strict=False):
-            if a != b:
-                break
-            shared += 1
-        return min(shared, len(prompt) - 1) if shared else 0
+    def chat_many(self, requests: list[tuple[list[Message], GenerationParams]],
+                  cancel: CancelToken, *, stops: list[CancelToken] | None = None,
+                  max_parallel: int = 4) -> Iterator[tuple[int, str | Usage]]:
+        """Several chat requests decoded together as parallel sequences; yields
+        (request index, text piece or its final Usage). `stops[i]` ends request i early."""
+        prompts = [self._prompt_tokens(messages) for messages, _params in requests]
+        for prompt in prompts:
+            self._check_room(prompt)
+        longest = max(len(p) + params.max_tokens for p, (_m, params) in zip(
+            prompts, requests, strict=True))
+        slots = self._parallel_slots(len(prompts), longest, max_parallel)
+        needed = slots * longest + 64  # every sequence's prompt and reply, side by side
+        decoder = self._decoder
+        if decoder.slots < slots or decoder.n_ctx < needed:
+            decoder.close()
+            decoder = self._decoder = NativeDecoder(
+                self._llm._model.model, self._llm._model.vocab,
+                n_ctx=max(needed, self.info.context_length), slots=slots,
+                threads=self._threads, batch_size=self._batch_size)
+            log.info("parallel decoding: %d sequences in a %d-token context", slots,
+                     decoder.n_ctx)
+        yield from decoder.generate(prompts, [params for _m, params in requests],
+                                    stops or [cancel] * len(prompts), cancel)
+
+    def _check_room(self, prompt: list[int]) -> None:
+        if self.info.context_length - len(prompt) < 16:
+            raise ValueError(f"prompt of {len(prompt)} tokens leaves no room in a "
+                             f"{self.info.context_length}-token context")
+
+    def _parallel_slots(self, requests: int, tokens_each: int, wanted: int) -> int:
+        """How many sequences to decode at once: what was asked, as far as a quarter of the
+        free memory holds their KV cache (f16 keys and values for every layer)."""
+        import psutil
+
+        model = self._llm._model.model
+        layers = llama_cpp.llama_model_n_layer(model)
+        heads = max(1, llama_cpp.llama_model_n_head(model))
+        kv_width = llama_cpp.llama_model_n_embd(model) // heads * llama_cpp.llama_model_n_head_kv(
+            model)
+        bytes_per_token = 2 * layers * kv_width * 2
+        budget = psutil.virtual_memory().available // 4
+        by_memory = max(1, budget // max(1, bytes_per_token * tokens_each))
+        return max(1, min(wanted, requests, by_memory))
 
     def close(self) -> None:
+        self._decoder.close()
         self._llm.close()
 
     # == benchmarks (issue 7: `lexbrief bench`) ===============================================
@@ -227,7 +230,7 @@ class LlamaCppEngine:
 
     def runtime_settings(self) -> dict[str, int]:
         """What the llama.cpp context really runs with (the raw benchmark shares it)."""
-        ctx = self._llm._ctx.ctx
+        ctx = self._decoder.ctx
         return {"n_ctx": int(llama_cpp.llama_n_ctx(ctx)),
                 "n_batch": int(llama_cpp.llama_n_batch(ctx)),
                 "n_ubatch": int(llama_cpp.llama_n_ubatch(ctx)),
@@ -236,11 +239,8 @@ class LlamaCppEngine:
 
     def clear_cache(self) -> None:
         """Forget every cached prompt: the next request evaluates its prompt from scratch."""
-        memory = llama_cpp.llama_get_memory(self._llm._ctx.ctx)
-        if memory is not None:
-            llama_cpp.llama_memory_clear(memory, True)
-        self._llm.reset()
-        self._raw_kv_tokens: list[int] = []
+        llama_cpp.llama_memory_clear(self._decoder.memory, True)
+        self._decoder.held.clear()
 
     def raw_decode_benchmark(self, tokens: list[int], n_generate: int, *,
                              reuse_prefix: bool = False) -> RawTiming:
@@ -253,13 +253,10 @@ class LlamaCppEngine:
         n_ctx = self.info.context_length
         if len(tokens) + n_generate > n_ctx:
             raise ValueError(f"{len(tokens)} + {n_generate} tokens exceed the {n_ctx} context")
-        ctx = self._llm._ctx.ctx
-        memory = llama_cpp.llama_get_memory(ctx)
-        # What the KV cache holds now: the high-level object's tokens, or our previous run's.
-        if self._llm.n_tokens > 0:
-            held = [int(t) for t in self._llm._input_ids[: self._llm.n_tokens]]
-        else:
-            held = getattr(self, "_raw_kv_tokens", [])
+        ctx = self._decoder.ctx
+        memory = self._decoder.memory
+        # What sequence 0 of the KV cache holds now (the last request's tokens).
+        held = self._decoder.held.get(0, [])
         cached = 0
         if reuse_prefix:
             for a, b in zip(held, tokens, strict=False):
@@ -267,13 +264,11 @@ class LlamaCppEngine:
                     break
                 cached += 1
             cached = min(cached, len(tokens) - 1)  # decode at least one token for the logits
-        if memory is not None:
-            if cached:
-                llama_cpp.llama_memory_seq_rm(memory, -1, cached, -1)
-            else:
-                llama_cpp.llama_memory_clear(memory, True)
-        self._llm.reset()  # the high-level object must not trust the cache after this
-        self._raw_kv_tokens = []
+        if cached:
+            llama_cpp.llama_memory_seq_rm(memory, -1, cached, -1)
+        else:
+            llama_cpp.llama_memory_clear(memory, True)
+        self._decoder.held.clear()
 
         n_batch = llama_cpp.llama_n_batch(ctx)
         batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
@@ -324,7 +319,7 @@ class LlamaCppEngine:
         finally:
             llama_cpp.llama_sampler_free(chain)
             llama_cpp.llama_batch_free(batch)
-        self._raw_kv_tokens = list(tokens) + generated
+        self._decoder.held[0] = list(tokens) + generated
         return RawTiming(prompt_tokens=len(tokens), cached_prompt_tokens=cached,
                          decode_steps=n_generate, prompt_seconds=first - started,
                          generation_seconds=ended - first)
@@ -383,8 +378,268 @@ def ensure_cpu_backend(model_path: Path | None = None) -> str | None:
             folder, model_path or cpu_backend.default_probe_model())
         if choice is None:
             return None
-        load_cpu_backend(files[choice.variant])
+        with _quiet_native_logs():  # ggml says "load_backend: loaded CPU backend from ..."
+            load_cpu_backend(files[choice.variant])
         log.info("CPU backend: %s (%s)", choice.variant, choice.source)
         _cpu_backend_loaded["variant"] = choice.variant
         return choice.variant
 # == end of runtime CPU dispatch ==============================================================
+
+
+# == native decoding (issue 8) =================================================================
+# Generation runs on llama.cpp's own decode loop and sampler chains: no per-token Python
+# sampling. One context serves both paths: the sequential one (sequence 0) and the parallel map,
+# where several chunk summaries are decoded together as separate sequences of one batch, a
+# finished sequence freeing its slot for the next request (continuous batching), and the prompt
+# prefix all requests share (system text, the template's opening) evaluated once and shared
+# through the KV cache instead of recomputed.
+
+
+@dataclass
+class _Request:
+    index: int
+    tokens: list[int]
+    params: GenerationParams
+    stop: CancelToken
+    seq: int = -1
+    pos: int = 0  # next position in its sequence
+    pending: list[int] = field(default_factory=list)  # prompt tokens still to evaluate
+    sampler: Any = None
+    generated: list[int] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    admitted_at: float = 0.0
+    first_at: float | None = None
+    logits_at: int = -1  # batch row whose logits this request samples from
+    last: int = -1  # the token to feed next
+    decoder: Any = None
+    max_tokens: int = 0
+
+
+class NativeDecoder:
+    """A llama.cpp context with `slots` sequences sharing one unified KV cache."""
+
+    def __init__(self, model: Any, vocab: Any, *, n_ctx: int, slots: int, threads: int,
+                 batch_size: int, offload_kqv: bool = True) -> None:
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = min(batch_size, n_ctx)
+        params.n_ubatch = min(batch_size, n_ctx)
+        params.n_seq_max = slots + 1  # the last sequence holds the shared prefix
+        params.n_threads = threads
+        params.n_threads_batch = threads
+        params.kv_unified = True
+        params.offload_kqv = offload_kqv
+        params.no_perf = True
+        with _quiet_native_logs():
+            self.ctx = llama_cpp.llama_init_from_model(model, params)
+        if not self.ctx:
+            raise ModelError(f"llama.cpp could not create a {n_ctx}-token context with "
+                             f"{slots} sequences (out of memory?)")
+        self.vocab = vocab
+        self.n_ctx = n_ctx
+        self.slots = slots
+        self.prefix_seq = slots
+        self.n_batch = params.n_batch
+        self.memory = llama_cpp.llama_get_memory(self.ctx)
+        self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self.held: dict[int, list[int]] = {}  # tokens each sequence holds in the cache
+        self._piece = ctypes.create_string_buffer(256)
+
+    def close(self) -> None:
+        if self.ctx:
+            llama_cpp.llama_batch_free(self.batch)
+            llama_cpp.llama_free(self.ctx)
+            self.ctx = None
+
+    # -- pieces -------------------------------------------------------------------------------
+    def piece(self, token: int) -> bytes:
+        n = llama_cpp.llama_token_to_piece(self.vocab, token, self._piece, 256, 0, False)
+        return self._piece.raw[:n] if n > 0 else b""
+
+    def _sampler(self, params: GenerationParams) -> Any:
+        chain = llama_cpp.llama_sampler_chain_init(
+            llama_cpp.llama_sampler_chain_default_params())
+        add = llama_cpp.llama_sampler_chain_add
+        if params.repeat_penalty != 1.0:
+            add(chain, llama_cpp.llama_sampler_init_penalties(
+                llama_cpp.llama_vocab_n_tokens(self.vocab), 64, params.repeat_penalty, 0.0, 0.0))
+        if params.temperature <= 0:
+            add(chain, llama_cpp.llama_sampler_init_greedy())
+        else:
+            add(chain, llama_cpp.llama_sampler_init_top_k(params.top_k))
+            add(chain, llama_cpp.llama_sampler_init_top_p(params.top_p, 1))
+            add(chain, llama_cpp.llama_sampler_init_temp(params.temperature))
+            add(chain, llama_cpp.llama_sampler_init_dist(params.seed))
+        return chain
+
+    # -- cache bookkeeping --------------------------------------------------------------------
+    def _forget(self, seq: int, keep: int = 0) -> None:
+        llama_cpp.llama_memory_seq_rm(self.memory, seq, keep, -1)
+        self.held[seq] = self.held.get(seq, [])[:keep]
+
+    def _share_prefix(self, requests: list[_Request]) -> int:
+        """Evaluate the prompt prefix every request shares once, in the prefix sequence."""
+        if len(requests) < 2:
+            return 0
+        shared = _common_prefix([r.tokens for r in requests])
+        shared = min(shared, min(len(r.tokens) for r in requests) - 1)
+        if shared < 16:  # not worth a separate pass
+            return 0
+        prefix = requests[0].tokens[:shared]
+        held = self.held.get(self.prefix_seq, [])
+        reuse = _common_prefix([held, prefix])
+        self._forget(self.prefix_seq, reuse)
+        todo = prefix[reuse:]
+        for start in range(0, len(todo), self.n_batch):
+            part = todo[start:start + self.n_batch]
+            self._fill([(t, reuse + start + i, self.prefix_seq, False)
+                        for i, t in enumerate(part)])
+            self._decode()
+        self.held[self.prefix_seq] = list(prefix)
+        return shared
+
+    # -- batches ------------------------------------------------------------------------------
+    def _fill(self, rows: list[tuple[int, int, int, bool]]) -> None:
+        batch = self.batch
+        for i, (token, pos, seq, logits) in enumerate(rows):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = logits
+        batch.n_tokens = len(rows)
+
+    def _decode(self) -> None:
+        code = llama_cpp.llama_decode(self.ctx, self.batch)
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code} (the context is full?)")
+
+    # -- generation ---------------------------------------------------------------------------
+    def generate(self, prompts: list[list[int]], params: list[GenerationParams],
+                 stops: list[CancelToken], cancel: CancelToken
+                 ) -> Iterator[tuple[int, str | Usage]]:
+        """Decode every prompt's reply; yields (request index, text piece or final Usage).
+        At most `slots` requests are in flight; the rest wait for a free slot."""
+        waiting = [_Request(i, p, params[i], stops[i]) for i, p in enumerate(prompts)]
+        for request in waiting:
+            room = self.n_ctx - len(request.tokens)
+            request.max_tokens = max(0, min(request.params.max_tokens, room))
+        shared = self._share_prefix(waiting) if self.slots > 1 else 0
+        free = list(range(self.slots))
+        active: list[_Request] = []
+        try:
+            while waiting or active:
+                # Admit waiting requests into free slots.
+                while waiting and free:
+                    request = waiting.pop(0)
+                    request.seq = free.pop(0)
+                    self._admit(request, shared)
+                    active.append(request)
+                rows: list[tuple[int, int, int, bool]] = []
+                # One token for every request that is generating...
+                for request in active:
+                    if not request.pending:
+                        request.logits_at = len(rows)
+                        rows.append((request.last, request.pos, request.seq, True))
+                        request.pos += 1
+                # ...and the batch's remaining room for prompts still being read.
+                for request in active:
+                    room = self.n_batch - len(rows)
+                    if not request.pending or room <= 0:
+                        continue
+                    part, request.pending = request.pending[:room], request.pending[room:]
+                    for token in part:
+                        rows.append((token, request.pos, request.seq, False))
+                        request.pos += 1
+                    if not request.pending:  # its last prompt token gives the first logits
+                        token, pos, seq, _ = rows[-1]
+                        rows[-1] = (token, pos, seq, True)
+                        request.logits_at = len(rows) - 1
+                self._fill(rows)
+                self._decode()
+                finished: list[_Request] = []
+                for request in active:
+                    if request.pending or request.logits_at < 0:
+                        continue
+                    yield from self._step(request, cancel, finished)
+                    request.logits_at = -1
+                for request in finished:
+                    active.remove(request)
+                    free.append(request.seq)
+                    yield request.index, request.usage
+        finally:
+            for request in active:
+                self._release(request)
+
+    def _admit(self, request: _Request, shared: int) -> None:
+        request.admitted_at = time.perf_counter()
+        request.sampler = self._sampler(request.params)
+        request.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        seq = request.seq
+        if shared:
+            self._forget(seq)
+            llama_cpp.llama_memory_seq_cp(self.memory, self.prefix_seq, seq, 0, shared)
+            reuse = shared
+        else:  # sequential path: keep what this sequence already holds of the prompt
+            reuse = min(_common_prefix([self.held.get(seq, []), request.tokens]),
+                        len(request.tokens) - 1)
+            self._forget(seq, reuse)
+        self.held[seq] = list(request.tokens)
+        request.pending = request.tokens[reuse:]
+        request.pos = reuse
+        request.usage = Usage(prompt_tokens=len(request.tokens), cached_prompt_tokens=reuse,
+                              finish_reason="length")
+
+    def _step(self, request: _Request, cancel: CancelToken,
+              finished: list[_Request]) -> Iterator[tuple[int, str | Usage]]:
+        now = time.perf_counter()
+        if request.first_at is None:
+            request.first_at = now
+        token = llama_cpp.llama_sampler_sample(request.sampler, self.ctx, request.logits_at)
+        done = None
+        if cancel.cancelled or request.stop.cancelled:
+            done = "cancelled"
+        elif llama_cpp.llama_vocab_is_eog(self.vocab, token):
+            done = "stop"
+        elif len(request.generated) >= request.max_tokens:
+            done = "length"
+        if done is None:
+            request.generated.append(token)
+            request.last = token
+            self.held[request.seq].append(token)
+            text = request.decoder.decode(self.piece(token))
+            if text:
+                yield request.index, text
+            if len(request.generated) < request.max_tokens:
+                return
+            done = "length"
+        tail = request.decoder.decode(b"", final=True)
+        if tail:
+            yield request.index, tail
+        usage = request.usage
+        usage.finish_reason = done
+        usage.completion_tokens = len(request.generated)
+        usage.prompt_seconds = (request.first_at or now) - request.admitted_at
+        usage.generation_seconds = now - (request.first_at or now)
+        self._release(request)
+        finished.append(request)
+
+    def _release(self, request: _Request) -> None:
+        if request.sampler is not None:
+            llama_cpp.llama_sampler_free(request.sampler)
+            request.sampler = None
+        # The generated tail is not worth keeping; the prompt stays for the next request.
+        if request.seq >= 0 and request.seq != 0:
+            self._forget(request.seq)
+
+
+def _common_prefix(sequences: list[list[int]]) -> int:
+    if not sequences:
+        return 0
+    shortest = min(len(s) for s in sequences)
+    for i in range(shortest):
+        token = sequences[0][i]
+        if any(s[i] != token for s in sequences[1:]):
+            return i
+    return shortest
+# == end of native decoding ====================================================================

@@ -83,12 +83,12 @@ class HardwareView(QWidget):
             watts = (watts or 0.0) + gpu.power_watts
         self.power.add(watts)
         missing = dict(sample.unavailable)
-        if not gpu:
-            self.gpu.set_unavailable(missing.get("gpu", "no GPU found"))
-            self.vram.set_unavailable(missing.get("gpu", "no GPU found"))
-        if watts is None:
-            reason = missing.get("cpu_energy") or missing.get("rapl") or "not measurable here"
-            self.power.set_unavailable(reason)
+        # A plot of nothing helps nobody: hide what this computer cannot measure (the reasons
+        # are listed below the plots).
+        self.gpu.setVisible(gpu is not None)
+        self.vram.setVisible(gpu is not None and gpu.vram_used_bytes is not None)
+        self.power.setVisible(watts is not None or any(v is not None
+                                                       for v in self.power.values))
         if missing:
             self.status.setText("Not measured on this computer: " + "; ".join(
                 f"{name} ({why})" for name, why in sorted(missing.items())))

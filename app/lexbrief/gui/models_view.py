@@ -51,7 +51,7 @@ def load_rows() -> tuple[list[CatalogRow], str]:
     class Args:
         context = None
 
-    rec, hw, offload, _context = _rated(Args())  # type: ignore[arg-type]
+    hw, rec, offload, _context = _rated(Args())  # type: ignore[arg-type]
     installed = _installed_catalog_ids()
     active = _active_path()
     chosen = rec.choice.entry.id if rec else None

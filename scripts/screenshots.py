@@ -1,0 +1,87 @@
+"""Render real screenshots of the window (run under a display, e.g. scripts/screenshots.sh):
+a court opinion streaming, the finished summary, a citation opened at its page, the hardware
+and cost panel, and the model manager. Usage: screenshots.py OUTPUT_FOLDER"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "resources" / "samples" / "court-opinion-ca1.pdf"
+
+
+def pump(seconds: float) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def shoot(out: Path, name: str) -> None:
+    pump(0.3)
+    screen = QGuiApplication.primaryScreen()
+    screen.grabWindow(0).save(str(out / name))
+    print(f"saved {out / name}", flush=True)
+
+
+def main() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    from lexbrief.gui.app import app_icon, apply_theme
+    from lexbrief.gui.main_window import MainWindow
+
+    started = time.perf_counter()
+    app = QApplication([sys.argv[0]])
+    app.setWindowIcon(app_icon())
+    apply_theme(app)
+    window = MainWindow()
+    window.skip_close_question = True  # type: ignore[attr-defined]
+    window.setGeometry(0, 0, 1360, 860)
+    window.show()
+    pump(0.5)
+    print(f"window usable after {time.perf_counter() - started:.2f} s", flush=True)
+    shoot(out, "01-empty-window.png")
+
+    state = {"final_tokens": 0, "done": False}
+    window.worker.token.connect(
+        lambda _j, stage, _t: state.__setitem__("final_tokens", state["final_tokens"]
+                                                + (stage == "final")))
+    window.worker.finished.connect(lambda *_: state.__setitem__("done", True))
+    window.add_paths([SAMPLE])
+    deadline = time.monotonic() + 900
+    while state["final_tokens"] < 60 and not state["done"] and time.monotonic() < deadline:
+        pump(0.2)
+    shoot(out, "02-streaming.png")
+    while not state["done"] and time.monotonic() < deadline:
+        pump(0.5)
+    pump(1.5)
+    shoot(out, "03-summary.png")
+    pages = [int(p) for p in __import__("re").findall(r"\[p\. (\d+)\]",
+                                                      window.summary.final_markdown)]
+    if pages:
+        window.open_page(pages[0])
+        if window._source is not None:
+            window._source.setGeometry(640, 40, 700, 780)
+        shoot(out, "04-citation-source.png")
+        if window._source is not None:
+            window._source.close()
+    window.tabs.setCurrentWidget(window.hardware)
+    shoot(out, "05-hardware-and-cost.png")
+    window.tabs.setCurrentWidget(window.models)
+    pump(3)
+    shoot(out, "06-models.png")
+    window.tabs.setCurrentWidget(window.history)
+    window.history.search.setText("Calvary")
+    pump(1.5)
+    shoot(out, "07-history-search.png")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

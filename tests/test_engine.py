@@ -1,0 +1,93 @@
+"""The llama.cpp engine on the real model: native decoding, parallel sequences, prefix reuse."""
+
+from __future__ import annotations
+
+import difflib
+
+import pytest
+
+from lexbrief.core.cancel import CancelToken
+from lexbrief.engine.base import GenerationParams, Message, Usage
+
+pytestmark = pytest.mark.model
+
+SYSTEM = ("You are a careful legal assistant. You summarize only what the text says. You never "
+          "invent facts, names, dates or amounts. You cite pages as [p. N].")
+CLAUSES = [
+    "The Licensee shall pay the Licensor a royalty of five percent of net sales each quarter.",
+    "Either party may terminate this Agreement on ninety days written notice to the other.",
+    "This Agreement is governed by the laws of the State of Delaware without regard to its "
+    "conflict of laws rules.",
+    "The Supplier warrants that the goods are free from defects for twelve months after "
+    "delivery.",
+    "Confidential Information does not include information that is publicly available.",
+]
+
+
+def _messages(clause: str) -> list[Message]:
+    return [Message("system", SYSTEM), Message("user", f"Summarize this clause: {clause}")]
+
+
+def _collect(stream) -> tuple[str, Usage]:  # type: ignore[no-untyped-def]
+    text, usage = "", None
+    for item in stream:
+        if isinstance(item, Usage):
+            usage = item
+        else:
+            text += item
+    assert usage is not None
+    return text, usage
+
+
+def test_sequential_chat_streams_and_reuses_the_cached_prefix(llama_engine) -> None:  # type: ignore[no-untyped-def]
+    params = GenerationParams(max_tokens=48)
+    first, usage1 = _collect(llama_engine.chat(_messages(CLAUSES[0]), params, CancelToken()))
+    again, usage2 = _collect(llama_engine.chat(_messages(CLAUSES[0]), params, CancelToken()))
+    assert first.strip() and again == first  # greedy: the same answer
+    assert usage1.completion_tokens > 0 and usage1.prompt_tokens > 40
+    # the system prompt and the question are already in the KV cache the second time
+    assert usage2.cached_prompt_tokens >= usage1.prompt_tokens - 1
+
+
+def test_budget_and_cancel(llama_engine) -> None:  # type: ignore[no-untyped-def]
+    _text, usage = _collect(llama_engine.chat(_messages(CLAUSES[1]),
+                                             GenerationParams(max_tokens=5), CancelToken()))
+    assert usage.completion_tokens <= 5
+    cancel = CancelToken()
+    cancel.cancel()
+    _text, usage = _collect(llama_engine.chat(_messages(CLAUSES[1]), GenerationParams(),
+                                              cancel))
+    assert usage.finish_reason == "cancelled" and usage.completion_tokens == 0
+
+
+def test_parallel_sequences_match_one_by_one(llama_engine) -> None:  # type: ignore[no-untyped-def]
+    params = GenerationParams(max_tokens=40)
+    sequential = [_collect(llama_engine.chat(_messages(c), params, CancelToken()))[0]
+                  for c in CLAUSES]
+    texts = ["" for _ in CLAUSES]
+    usages: list[Usage | None] = [None for _ in CLAUSES]
+    requests = [(_messages(c), params) for c in CLAUSES]
+    for index, item in llama_engine.chat_many(requests, CancelToken(), max_parallel=3):
+        if isinstance(item, Usage):
+            usages[index] = item
+        else:
+            texts[index] += item
+    assert all(u is not None and u.completion_tokens > 0 for u in usages)
+    # the shared system prompt was evaluated once and reused by every sequence
+    assert all(u.cached_prompt_tokens >= 40 for u in usages if u)  # type: ignore[union-attr]
+    for one, many in zip(sequential, texts, strict=True):
+        # batched float reductions may flip a late near-tie; the replies stay the same text
+        assert difflib.SequenceMatcher(None, one, many).ratio() > 0.8, (one, many)
+
+
+def test_parallel_stop_ends_only_one_sequence(llama_engine) -> None:  # type: ignore[no-untyped-def]
+    cancel = CancelToken()
+    stops = [CancelToken() for _ in CLAUSES[:3]]
+    stops[1].cancel()
+    usages: dict[int, Usage] = {}
+    requests = [(_messages(c), GenerationParams(max_tokens=24)) for c in CLAUSES[:3]]
+    for index, item in llama_engine.chat_many(requests, cancel, stops=stops):
+        if isinstance(item, Usage):
+            usages[index] = item
+    assert usages[1].finish_reason == "cancelled"
+    assert usages[0].completion_tokens > 0 and usages[2].completion_tokens > 0
