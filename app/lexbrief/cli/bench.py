@@ -28,10 +28,33 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quick", action="store_true",
                    help="a short run on one small document (seconds, not minutes; numbers are "
                         "rough)")
+    p.add_argument("--fast-engine", type=Path, metavar="DOCUMENT",
+                   help="only the fast-engine measurements on one document: the native decode "
+                        "loop and the parallel map against the high-level loop and a single "
+                        "raw llama.cpp stream")
     p.set_defaults(func=run)
 
 
+def run_fast_engine(args: argparse.Namespace) -> int:
+    from lexbrief.bench.fast_engine import map_throughput, whole_document
+    from lexbrief.models.resolve import resolve_model
+    from lexbrief.service import llama_engine
+
+    engine: Any = llama_engine(resolve_model(args.model))
+    print("bench: map throughput (4 chunks)...", file=sys.stderr, flush=True)
+    result = {"map": map_throughput(engine, args.fast_engine)}
+    print("bench: whole document, parallel and one by one...", file=sys.stderr, flush=True)
+    result["document"] = whole_document(engine, args.fast_engine)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.fast_engine:
+        return run_fast_engine(args)
     from lexbrief.bench.report import check_plotting, plot, table
     from lexbrief.bench.runner import BenchOptions, run_bench
     from lexbrief.models.resolve import resolve_model

@@ -9,8 +9,10 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import logging.handlers
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,7 +43,6 @@ def setup_logging(verbose: bool = False) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
 
     parser = argparse.ArgumentParser(
         prog="lexbrief",
@@ -53,13 +54,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug details in the log")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+        __import__(name, fromlist=["register"]).register(subparsers)
     return parser
 
 
+def _desktop_available() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if not arguments and _desktop_available() and importlib.util.find_spec("PySide6"):
+        # `lexbrief` alone, double-clicked or typed on a desktop: open the window.
+        from lexbrief.gui.app import main as gui_main
+
+        return gui_main([])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if not getattr(args, "func", None):
         parser.print_help()
         return ExitCode.USAGE

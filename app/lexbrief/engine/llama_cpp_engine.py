@@ -323,6 +323,31 @@ class LlamaCppEngine:
         return RawTiming(prompt_tokens=len(tokens), cached_prompt_tokens=cached,
                          decode_steps=n_generate, prompt_seconds=first - started,
                          generation_seconds=ended - first)
+    def high_level_benchmark(self, tokens: list[int], n_generate: int,
+                             repeat_penalty: float = 1.15) -> RawTiming:
+        """The binding's high-level per-token loop (`Llama.eval` + `Llama.sample`, as most
+        llama-cpp-python apps generate), on a temporary context with the same threads and
+        batch: the baseline the native decode loop is measured against (issue 8)."""
+        n_ctx = len(tokens) + n_generate + 16
+        with _quiet_native_logs():
+            llm = llama_cpp.Llama(str(self.info.path), n_ctx=n_ctx,
+                                  n_batch=min(self._batch_size, n_ctx),
+                                  n_ubatch=min(self._batch_size, n_ctx),
+                                  n_threads=self._threads, n_threads_batch=self._threads,
+                                  n_gpu_layers=self.info.gpu_layers, verbose=False, seed=0)
+        try:
+            started = time.perf_counter()
+            llm.eval(tokens)
+            first = time.perf_counter()
+            for _ in range(n_generate):
+                token = llm.sample(temp=0.0, repeat_penalty=repeat_penalty)
+                llm.eval([token])
+            ended = time.perf_counter()
+        finally:
+            llm.close()
+        return RawTiming(prompt_tokens=len(tokens), cached_prompt_tokens=0,
+                         decode_steps=n_generate, prompt_seconds=first - started,
+                         generation_seconds=ended - first)
     # == end of benchmarks ======================================================================
 
 
