@@ -50,7 +50,8 @@ def test_raw_decode_runs_on_the_engine_context_and_leaves_chat_working(
     assert after == before and usage.cached_prompt_tokens == 0
     settings = engine.runtime_settings()  # type: ignore[attr-defined]
     assert settings["n_threads"] == engine.info.threads  # type: ignore[attr-defined]
-    assert settings["n_ctx"] == engine.info.context_length  # type: ignore[attr-defined]
+    # the parallel map may have widened the context for several sequences; never narrowed it
+    assert settings["n_ctx"] >= engine.info.context_length  # type: ignore[attr-defined]
     assert engine.tokenize("rent") and not engine.tokenize("")  # type: ignore[attr-defined]
 
 

@@ -87,6 +87,7 @@ class LlamaCppEngine:
                     n_gpu_layers=gpu_layers, verbose=False, seed=0,
                 )
             self._threads, self._batch_size = threads, batch_size
+            self._raw_kv_tokens: list[int] = []
             self._decoder = NativeDecoder(
                 self._llm._model.model, self._llm._model.vocab, n_ctx=n_ctx, slots=1,
                 threads=threads, batch_size=batch_size)
@@ -241,6 +242,7 @@ class LlamaCppEngine:
         """Forget every cached prompt: the next request evaluates its prompt from scratch."""
         llama_cpp.llama_memory_clear(self._decoder.memory, True)
         self._decoder.held.clear()
+        self._raw_kv_tokens = []
 
     def raw_decode_benchmark(self, tokens: list[int], n_generate: int, *,
                              reuse_prefix: bool = False) -> RawTiming:
@@ -255,8 +257,9 @@ class LlamaCppEngine:
             raise ValueError(f"{len(tokens)} + {n_generate} tokens exceed the {n_ctx} context")
         ctx = self._decoder.ctx
         memory = self._decoder.memory
-        # What sequence 0 of the KV cache holds now (the last request's tokens).
-        held = self._decoder.held.get(0, [])
+        # What sequence 0 of the KV cache holds now: the last request's tokens, or our own
+        # previous run's (which `chat` is not told about, so it starts clean).
+        held = self._decoder.held.get(0) or self._raw_kv_tokens
         cached = 0
         if reuse_prefix:
             for a, b in zip(held, tokens, strict=False):
@@ -319,7 +322,8 @@ class LlamaCppEngine:
         finally:
             llama_cpp.llama_sampler_free(chain)
             llama_cpp.llama_batch_free(batch)
-        self._decoder.held[0] = list(tokens) + generated
+        self._raw_kv_tokens = list(tokens) + generated
+        self._decoder.held[0] = []  # chat must not trust a cache the benchmark filled
         return RawTiming(prompt_tokens=len(tokens), cached_prompt_tokens=cached,
                          decode_steps=n_generate, prompt_seconds=first - started,
                          generation_seconds=ended - first)
