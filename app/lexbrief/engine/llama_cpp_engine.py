@@ -642,6 +642,8 @@ class NativeDecoder:
             if len(request.generated) < request.max_tokens:
                 return
             done = "length"
+            # The budget's last token is returned but never decoded: the cache lacks it.
+            self.held[request.seq].pop()
         tail = request.decoder.decode(b"", final=True)
         if tail:
             yield request.index, tail
