@@ -185,7 +185,8 @@ class LlamaCppEngine:
             decoder.close()
             decoder = self._decoder = NativeDecoder(
                 self._llm._model.model, self._llm._model.vocab,
-                n_ctx=max(needed, self.info.context_length), slots=slots,
+                # + room for the shared prefix, which stays cached beside a full-length request
+                n_ctx=max(needed, self.info.context_length) + 256, slots=slots,
                 threads=self._threads, batch_size=self._batch_size)
             log.info("parallel decoding: %d sequences in a %d-token context", slots,
                      decoder.n_ctx)

@@ -40,6 +40,16 @@ class _Task(QRunnable):
 _alive: set[_Relay] = set()
 
 
+def _deliver(callback: Callable[[Any], object], value: Any) -> None:
+    """A result may arrive after its window closed: a deleted widget is not an error."""
+    try:
+        callback(value)
+    except RuntimeError as exc:
+        if "already deleted" not in str(exc):
+            raise
+        log.debug("a background result arrived after its widget was closed")
+
+
 def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
                       on_failed: Callable[[str], object] | None = None) -> None:
     relay = _Relay()
@@ -47,12 +57,12 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
 
     def finish_ok(result: Any) -> None:
         _alive.discard(relay)
-        on_done(result)
+        _deliver(on_done, result)
 
     def finish_failed(message: str) -> None:
         _alive.discard(relay)
         if on_failed:
-            on_failed(message)
+            _deliver(on_failed, message)
 
     relay.done.connect(finish_ok)
     relay.failed.connect(finish_failed)

@@ -166,6 +166,14 @@ class WorkerThread(QThread):
     def run(self) -> None:
         self.worker.run()
 
-    def stop(self, timeout_ms: int = 15000) -> bool:
+    def stop(self, timeout_ms: int = 60000) -> bool:
         self.worker.stop()
-        return self.wait(timeout_ms)
+        finished = self.wait(timeout_ms)
+        if not finished:
+            # Destroying a running QThread aborts the process: keep it until it ends.
+            log.warning("the summary worker is still stopping; leaving it to finish")
+            _still_stopping.append(self)
+        return finished
+
+
+_still_stopping: list[WorkerThread] = []

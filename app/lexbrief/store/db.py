@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,26 @@ class Store:
         try:
             conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.migrations_applied = migrate(self.db)
+            self.migrations_applied = self._prepare()
         except sqlite3.DatabaseError as exc:
             raise _storage_error(exc, self.path) from exc
+
+    def _prepare(self, attempts: int = 100) -> list[str]:
+        """WAL, foreign keys, migrations. Switching a new database to WAL does not wait for
+        other connections opening it at the same moment (the window's threads do): retry."""
+        for attempt in range(attempts):
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                return migrate(self.db)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == attempts - 1:
+                    raise
+                if self.db.conn.in_transaction:
+                    self.db.conn.rollback()
+                time.sleep(0.05)
+        return []
 
     def close(self) -> None:
         self.db.conn.close()
