@@ -3,11 +3,13 @@ a failed or cancelled run never leaves a row behind."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,13 +89,27 @@ class Store:
     def close(self) -> None:
         self.db.conn.close()
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction that takes the write lock first (BEGIN IMMEDIATE), so it waits
+        for other writers instead of failing when it upgrades from reading (WAL snapshots)."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        conn.commit()
+
     # -- writing ------------------------------------------------------------------------------
     def save_summary(self, *, document: dict[str, Any], summary: dict[str, Any],
                      run_record: dict[str, Any] | None = None) -> int:
         """Upsert the document by sha256 and insert the summary, atomically. `run_record`:
         the summary's cost-ledger row (see lexbrief.costs.ledger.ledger_row), same transaction."""
         try:
-            with self.db.atomic():
+            with self._write():
                 existing = self.db.execute(
                     "SELECT id FROM documents WHERE sha256 = ?", [document["sha256"]]
                 ).fetchone()
