@@ -1,7 +1,7 @@
 """A local stand-in for the Hugging Face hub's file protocol, for download tests.
 
 It speaks what huggingface_hub needs from `/{repo}/resolve/{revision}/{file}` (see
-/work/shared/NOTES-hub-protocol.md): HEAD and GET, `X-Repo-Commit`, `ETag`, `X-Linked-Etag`
+../shared/NOTES-hub-protocol.md): HEAD and GET, `X-Repo-Commit`, `ETag`, `X-Linked-Etag`
 (the sha256) and `X-Linked-Size`, `Range` → 206 with `Content-Range`, and the hub's
 `X-Error-Code` header on errors. It serves real files from disk.
 
