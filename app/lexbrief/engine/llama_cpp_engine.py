@@ -61,7 +61,8 @@ class LlamaCppEngine:
     """A GGUF model loaded once and reused for every request."""
 
     def __init__(self, model_path: Path | str, *, context_length: int | None = None,
-                 threads: int | None = None, gpu_layers: int = 0, batch_size: int = 512) -> None:
+                 threads: int | None = None, gpu_layers: int = 0, batch_size: int = 512,
+                 flash_attn: bool | None = None) -> None:
         path = Path(model_path)
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
@@ -87,10 +88,16 @@ class LlamaCppEngine:
                     n_gpu_layers=gpu_layers, verbose=False, seed=0,
                 )
             self._threads, self._batch_size = threads, batch_size
+            # Flash attention: None leaves it to llama.cpp ("auto": on where supported). Off
+            # made CPU generation ~25% faster at 2k-token contexts on our test machine, but then
+            # a prompt read from the cache and one read afresh give slightly different numbers,
+            # and the same document could get a different summary the second time.
+            self._flash_attn = flash_attn
             self._raw_kv_tokens: list[int] = []
+            self._parallel: NativeDecoder | None = None  # created by the first chat_many
             self._decoder = NativeDecoder(
                 self._llm._model.model, self._llm._model.vocab, n_ctx=n_ctx, slots=1,
-                threads=threads, batch_size=batch_size)
+                threads=threads, batch_size=batch_size, flash_attn=self._flash_attn)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(
                 f"{path.name} cannot be loaded by llama.cpp: it is not a valid GGUF model or its "
@@ -179,19 +186,29 @@ class LlamaCppEngine:
         longest = max(len(p) + params.max_tokens for p, (_m, params) in zip(
             prompts, requests, strict=True))
         slots = self._parallel_slots(len(prompts), longest, max_parallel)
-        needed = slots * longest + 64  # every sequence's prompt and reply, side by side
         decoder = self._decoder
-        if decoder.slots < slots or decoder.n_ctx < needed:
-            decoder.close()
-            decoder = self._decoder = NativeDecoder(
-                self._llm._model.model, self._llm._model.vocab,
-                # + room for the shared prefix, which stays cached beside a full-length request
-                n_ctx=max(needed, self.info.context_length) + 256, slots=slots,
-                threads=self._threads, batch_size=self._batch_size)
-            log.info("parallel decoding: %d sequences in a %d-token context", slots,
-                     decoder.n_ctx)
+        if slots > 1:
+            decoder = self._parallel_decoder(slots, longest + 64)
         yield from decoder.generate(prompts, [params for _m, params in requests],
                                     stops or [cancel] * len(prompts), cancel)
+
+    def _parallel_decoder(self, slots: int, per_sequence: int) -> NativeDecoder:
+        """A context with a KV stream of its own for each of `slots` sequences (and one for the
+        shared prefix), kept beside the one-by-one context so that the two never evict each
+        other; rebuilt only when a request needs more sequences or a longer stream."""
+        decoder = self._parallel
+        if decoder is not None and decoder.slots >= slots and decoder.n_ctx >= per_sequence:
+            return decoder
+        if decoder is not None:
+            decoder.close()
+        self._parallel = None
+        # A little headroom, so the next document's slightly longer chunk fits too.
+        decoder = self._parallel = NativeDecoder(
+            self._llm._model.model, self._llm._model.vocab, n_ctx=per_sequence + 256,
+            slots=slots, threads=self._threads, batch_size=self._batch_size,
+            flash_attn=self._flash_attn)
+        log.info("parallel decoding: %d sequences of %d tokens each", slots, decoder.n_ctx)
+        return decoder
 
     def _check_room(self, prompt: list[int]) -> None:
         if self.info.context_length - len(prompt) < 16:
@@ -210,11 +227,14 @@ class LlamaCppEngine:
             model)
         bytes_per_token = 2 * layers * kv_width * 2
         budget = psutil.virtual_memory().available // 4
-        by_memory = max(1, budget // max(1, bytes_per_token * tokens_each))
+        # one stream per sequence plus the shared prefix's
+        by_memory = max(1, budget // max(1, bytes_per_token * tokens_each) - 1)
         return max(1, min(wanted, requests, by_memory))
 
     def close(self) -> None:
         self._decoder.close()
+        if self._parallel is not None:
+            self._parallel.close()
         self._llm.close()
 
     # == benchmarks (issue 7: `lexbrief bench`) ===============================================
@@ -241,8 +261,10 @@ class LlamaCppEngine:
 
     def clear_cache(self) -> None:
         """Forget every cached prompt: the next request evaluates its prompt from scratch."""
-        llama_cpp.llama_memory_clear(self._decoder.memory, True)
-        self._decoder.held.clear()
+        for decoder in (self._decoder, self._parallel):
+            if decoder is not None:
+                llama_cpp.llama_memory_clear(decoder.memory, True)
+                decoder.held.clear()
         self._raw_kv_tokens = []
 
     def raw_decode_benchmark(self, tokens: list[int], n_generate: int, *,
@@ -445,20 +467,32 @@ class _Request:
     max_tokens: int = 0
 
 
+PREFILL_PIECE = 256  # prompt tokens per step while other sequences generate
+
+
 class NativeDecoder:
-    """A llama.cpp context with `slots` sequences sharing one unified KV cache."""
+    """A llama.cpp context decoding up to `slots` sequences at once. With one slot it is a plain
+    context of `n_ctx` tokens. With several, every sequence gets a KV stream of `n_ctx` tokens of
+    its own (`kv_unified = False`) plus one stream for the shared prefix: in a unified cache each
+    token would attend over every sequence's cells (masked out, but computed), so four 2k-token
+    chunks would cost as much attention as one 8k-token prompt."""
 
     def __init__(self, model: Any, vocab: Any, *, n_ctx: int, slots: int, threads: int,
-                 batch_size: int, offload_kqv: bool = True) -> None:
+                 batch_size: int, offload_kqv: bool = True, flash_attn: bool | None = None
+                 ) -> None:
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = n_ctx
-        params.n_batch = min(batch_size, n_ctx)
-        params.n_ubatch = min(batch_size, n_ctx)
-        params.n_seq_max = slots + 1  # the last sequence holds the shared prefix
+        streams = 1 if slots == 1 else slots + 1  # the last sequence holds the shared prefix
+        params.n_ctx = n_ctx * streams
+        params.n_batch = min(batch_size, params.n_ctx)
+        params.n_ubatch = min(batch_size, params.n_ctx)
+        params.n_seq_max = streams
         params.n_threads = threads
         params.n_threads_batch = threads
-        params.kv_unified = True
+        params.kv_unified = streams == 1
         params.offload_kqv = offload_kqv
+        params.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO if flash_attn is None
+                                  else llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn
+                                  else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED)
         params.no_perf = True
         with _quiet_native_logs():
             self.ctx = llama_cpp.llama_init_from_model(model, params)
@@ -466,7 +500,7 @@ class NativeDecoder:
             raise ModelError(f"llama.cpp could not create a {n_ctx}-token context with "
                              f"{slots} sequences (out of memory?)")
         self.vocab = vocab
-        self.n_ctx = n_ctx
+        self.n_ctx = int(llama_cpp.llama_n_ctx_seq(self.ctx))  # tokens one sequence can hold
         self.slots = slots
         self.prefix_seq = slots
         self.n_batch = params.n_batch
@@ -572,9 +606,12 @@ class NativeDecoder:
                         request.logits_at = len(rows)
                         rows.append((request.last, request.pos, request.seq, True))
                         request.pos += 1
-                # ...and the batch's remaining room for prompts still being read.
+                # ...and room for prompts still being read: while others generate, a short
+                # piece per step, so that their tokens keep coming (a step of a full batch of
+                # prompt takes a second on a laptop CPU, and would hold every reply that long).
+                budget = self.n_batch if not rows else min(self.n_batch, len(rows) + PREFILL_PIECE)
                 for request in active:
-                    room = self.n_batch - len(rows)
+                    room = budget - len(rows)
                     if not request.pending or room <= 0:
                         continue
                     part, request.pending = request.pending[:room], request.pending[room:]
@@ -607,8 +644,10 @@ class NativeDecoder:
         request.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         seq = request.seq
         if shared:
+            # Another stream: llama.cpp copies the prefix stream's whole buffer (it holds
+            # nothing but the prefix) at the next decode.
             self._forget(seq)
-            llama_cpp.llama_memory_seq_cp(self.memory, self.prefix_seq, seq, 0, shared)
+            llama_cpp.llama_memory_seq_cp(self.memory, self.prefix_seq, seq, -1, -1)
             reuse = shared
         else:  # sequential path: keep what this sequence already holds of the prompt
             reuse = min(_common_prefix([self.held.get(seq, []), request.tokens]),
