@@ -89,3 +89,34 @@ def test_bench_quick_writes_a_complete_json_and_table(tmp_path: Path) -> None:
     assert result["load"]["first"] > 0
     if plot is not None:
         assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_fast_engine_quick_reports_every_ratio(tmp_path: Path) -> None:
+    from conftest import FIXTURES
+
+    out = tmp_path / "fast.json"
+    document = FIXTURES / "documents" / "court-order-ca7.pdf"
+    run = lexbrief("bench", "--fast-engine", str(document), "--quick", "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "court-order-ca7.pdf" in run.stdout and "goals" in run.stdout
+    result = json.loads(out.read_text(encoding="utf-8"))
+    [entry] = result["documents"]
+    speeds = entry["map"]
+    for side in ("high_level", "native_sequential", "native_parallel"):
+        assert speeds[side]["generation_tps"] > 0
+    # the parallel sequences took the template's instructions from the shared prefix
+    assert speeds["shared_prefix_tokens_reused"] > 0
+    whole = entry["document"]
+    # each run's raw stream replays every call it made (map, condense, final)
+    for run_ in (whole["sequential"], whole["parallel"]):
+        assert run_["raw_calls"] >= run_["chunks"] + 1
+        # (a reply cut at its budget returns one token it never decoded)
+        assert 0 <= run_["completion_tokens"] - run_["raw_decode_steps"] <= run_["raw_calls"]
+        assert run_["ratio_vs_raw"] > 0
+    assert whole["sequential"]["chunks"] == whole["parallel"]["chunks"] > 1
+
+
+def test_bench_fast_engine_refuses_a_missing_document(tmp_path: Path) -> None:
+    run = lexbrief("bench", "--fast-engine", str(tmp_path / "nowhere.pdf"))
+    assert run.returncode == 3 and "no such document" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lexbrief.errors import StorageError
+from lexbrief.errors import DocumentError, StorageError
 
 
 def register(subparsers: Any) -> None:
@@ -28,28 +28,45 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quick", action="store_true",
                    help="a short run on one small document (seconds, not minutes; numbers are "
                         "rough)")
-    p.add_argument("--fast-engine", type=Path, metavar="DOCUMENT",
-                   help="only the fast-engine measurements on one document: the native decode "
-                        "loop and the parallel map against the high-level loop and a single "
-                        "raw llama.cpp stream")
+    p.add_argument("--fast-engine", type=Path, metavar="DOCUMENT", nargs="+",
+                   help="only the fast-engine measurements on these documents: the native "
+                        "decode loop and the parallel map against the high-level loop and a "
+                        "single raw llama.cpp stream (with --quick: small budgets, a smoke "
+                        "check)")
     p.set_defaults(func=run)
 
 
 def run_fast_engine(args: argparse.Namespace) -> int:
-    from lexbrief.bench.fast_engine import map_throughput, whole_document
+    from lexbrief.bench.fast_engine import fast_engine_table, map_throughput, whole_document
+    from lexbrief.core.pipeline import PipelineSettings
     from lexbrief.models.resolve import resolve_model
     from lexbrief.service import llama_engine
 
+    missing = [str(p) for p in args.fast_engine if not p.is_file()]
+    if missing:
+        raise DocumentError(f"no such document: {', '.join(missing)}")
     engine: Any = llama_engine(resolve_model(args.model))
-    print("bench: map throughput (4 chunks)...", file=sys.stderr, flush=True)
-    result = {"map": map_throughput(engine, args.fast_engine)}
-    print(json.dumps(result["map"], indent=2), flush=True)  # long runs: show each part
-    print("bench: whole document, parallel and one by one...", file=sys.stderr, flush=True)
-    result["document"] = whole_document(engine, args.fast_engine)
-    print(json.dumps(result["document"], indent=2), flush=True)
-    text = json.dumps(result, indent=2)
+    # quick: short chunks, so that even a one-page document has several to decode together
+    settings = (PipelineSettings(max_chunk_tokens=160, map_tokens=48, condense_tokens=64,
+                                 final_tokens=96) if args.quick else PipelineSettings())
+    result: dict[str, Any] = {"schema": "lexbrief-bench-fast-engine/1", "quick": args.quick,
+                              "model": engine.info.name, "threads": engine.info.threads,
+                              "documents": []}
+    for path in args.fast_engine:
+        print(f"bench: {path.name}: map throughput...", file=sys.stderr, flush=True)
+        entry = {"map": map_throughput(engine, path, chunks=2 if args.quick else 4,
+                                       max_tokens=32 if args.quick else 128,
+                                       settings=settings)}
+        print(f"bench: {path.name}: whole document, parallel and one by one...",
+              file=sys.stderr, flush=True)
+        entry["document"] = whole_document(engine, path, settings=settings)
+        result["documents"].append(entry)
+    sys.stdout.write(fast_engine_table(result))
     if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+        try:
+            args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(f"cannot write the result: {exc}") from exc
     return 0
 
 
