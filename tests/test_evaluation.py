@@ -17,6 +17,7 @@ from lexbrief.evaluation.runner import evaluate, load_references, table
 from lexbrief.evaluation.strategies import paginate, reference_document
 
 from conftest import FIXTURES
+from fake_engine import FakeParallelEngine
 
 # -- ROUGE ---------------------------------------------------------------------------------------
 # Values computed by hand (and identical to Google's rouge-score 0.1.2 without stemming).
@@ -72,6 +73,20 @@ def test_extracts_amounts_dates_sections_numbers_and_parties() -> None:
 def test_citations_and_sentence_openers_are_not_facts() -> None:
     found = _kinds("The fee is due [p. 4]. Overview: The Court held. Key points: Licensee pays.")
     assert found == {}
+
+
+def test_list_numbers_labels_and_defined_terms_are_not_facts() -> None:
+    found = _kinds("Key points:\n1. You must be 13.\n2) Pokémon Go is run by Niantic, Inc. and "
+                   "the Premises are safe.\nDemonstration: the appellants.\n1951 was the year. "
+                   "Civil rules apply.\n1.1 Each fact counts once: 13.")
+    assert found["number"] == ["13", "1951"]  # not 1, 2 or 1.1; 13 once
+    assert found["party"] == ["pokémon go", "niantic"]
+    assert "section" not in found  # neither "appellants.\n1951" nor "rules" + "civil"
+
+
+def test_names_end_at_a_full_stop() -> None:
+    found = _kinds("The State of Bombay v. Ram Prasad. Bank of India paid Bank of America, N.A.")
+    assert found["party"] == ["bombay", "ram prasad", "bank of india", "bank of america"]
 
 
 def test_facts_match_the_source_whatever_their_format() -> None:
@@ -183,9 +198,57 @@ def test_naive_reads_what_fits_and_mapreduce_reads_everything(fake_engine: objec
     assert "mapreduce" in text_table and "naive" in text_table
 
 
+def test_sequential_maps_one_chunk_at_a_time_and_mapreduce_in_parallel(tmp_path: Path) -> None:
+    engine = FakeParallelEngine(context_length=1024)
+    text = "\n\n".join(f"Section {i}. The licensee shall pay {i * 100} dollars. "
+                       + "Further terms apply. " * 30 for i in range(1, 13))
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"id": "long", "text": text, "summary": "The licensee pays."})
+                    + "\n", encoding="utf-8")
+    result = evaluate(engine, load_references(path), ["sequential", "mapreduce"],  # type: ignore[arg-type]
+                      template="contract")
+    rows = {r["strategy"]: r for r in result["rows"]}
+    # Only the mapreduce run used the parallel call, once per map step, with every chunk.
+    assert engine.parallel_calls == [rows["mapreduce"]["chunks"]]
+    assert rows["sequential"]["chunks"] == rows["mapreduce"]["chunks"] > 1
+    # The fake answers deterministically, so both ways give the same summary.
+    assert rows["sequential"]["summary"] == rows["mapreduce"]["summary"]
+    assert "sequential" in table(result)
+
+
 def test_unknown_strategy_or_template_is_refused(fake_engine: object) -> None:
     rows = load_references(FIXTURES / "reference" / "us-bills-crs-2.jsonl", limit=1)
     with pytest.raises(UserFacingError, match="unknown strategy"):
         evaluate(fake_engine, rows, ["oneshot"])  # type: ignore[arg-type]
     with pytest.raises(UserFacingError, match="unknown template"):
         evaluate(fake_engine, rows, ["naive"], template="poetry")  # type: ignore[arg-type]
+
+
+def test_eval_command_refuses_bad_options_before_loading_a_model() -> None:
+    from test_cli import lexbrief
+
+    rows = str(FIXTURES / "reference" / "us-bills-crs-2.jsonl")
+    bad = lexbrief("eval", rows, "--strategies", "naive,oneshot")
+    assert bad.returncode == 2 and "unknown strategy oneshot" in bad.stderr
+    assert lexbrief("eval", rows, "--limit", "0").returncode == 2
+    missing = lexbrief("eval", "absent.jsonl")
+    assert missing.returncode == 3 and "absent.jsonl" in missing.stderr
+    assert "Traceback" not in bad.stderr + missing.stderr
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint(fake_engine: object) -> None:
+    rows = load_references(FIXTURES / "reference" / "us-bills-crs-2.jsonl")
+    saved: list[dict[str, object]] = []
+    first = evaluate(fake_engine, rows[:1], ["naive", "mapreduce"],  # type: ignore[arg-type]
+                     checkpoint=saved.append)
+    assert len(saved) == 2  # after each strategy run
+    calls = len(fake_engine.calls)  # type: ignore[attr-defined]
+    resumed = evaluate(fake_engine, rows, ["naive", "mapreduce"],  # type: ignore[arg-type]
+                       previous=json.loads(json.dumps(first)))
+    assert len([r for r in resumed["rows"] if r["strategy"] != "reference"]) == 4
+    assert resumed["rows"][1] == first["rows"][1]  # reused, not recomputed
+    assert resumed["date"] == first["date"]
+    resumed_calls = len(fake_engine.calls) - calls  # type: ignore[attr-defined]
+    evaluate(fake_engine, rows[1:], ["naive", "mapreduce"])  # type: ignore[arg-type]
+    # The resumed run did only the second bill's work.
+    assert resumed_calls == len(fake_engine.calls) - calls - resumed_calls > 0  # type: ignore[attr-defined]

@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lexbrief.errors import StorageError, UserFacingError
+from lexbrief.errors import ExitCode, StorageError, UserFacingError
+
+
+class UsageError(UserFacingError):
+    exit_code = ExitCode.USAGE
 
 
 def register(subparsers: Any) -> None:
@@ -24,7 +28,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="only the first N rows of each file")
     p.add_argument("--strategies", default="naive,mapreduce",
                    help="comma-separated: naive (one truncated prompt), mapreduce (LexBrief's "
-                        "pipeline); default %(default)s")
+                        "pipeline), sequential (the pipeline with its map one chunk at a "
+                        "time); default %(default)s")
     p.add_argument("-t", "--template", default="auto",
                    help="auto (default, as the app chooses), or a template name")
     p.add_argument("--chars-per-page", type=int, default=3000,
@@ -32,22 +37,31 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-new-tokens", type=int, metavar="N",
                    help="cap every generation at N tokens (quick checks only; the recorded "
                         "results use the app's budgets)")
-    p.add_argument("--json", type=Path, metavar="FILE", help="write every row and score as JSON")
+    p.add_argument("--json", type=Path, metavar="FILE",
+                   help="write every row and score as JSON (rewritten after each row, so a "
+                        "stopped run keeps what it did)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the rows already in the --json file (same model and settings)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from lexbrief.core.pipeline import PipelineSettings
     from lexbrief.evaluation.runner import evaluate, load_references, table
+    from lexbrief.evaluation.strategies import STRATEGIES
     from lexbrief.models.resolve import resolve_model
     from lexbrief.service import llama_engine
     from lexbrief.settings import load_settings
 
     if args.limit is not None and args.limit < 1:
-        raise UserFacingError("--limit must be at least 1")
+        raise UsageError("--limit must be at least 1")
     if args.chars_per_page < 200:
-        raise UserFacingError("--chars-per-page must be at least 200")
+        raise UsageError("--chars-per-page must be at least 200")
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    unknown = [s for s in strategies if s not in STRATEGIES] or ([] if strategies else ["(none)"])
+    if unknown:
+        raise UsageError(f"unknown strategy {', '.join(unknown)}; choose from "
+                              f"{', '.join(STRATEGIES)}")
     references = [row for path in args.files for row in load_references(path, args.limit)]
     settings = PipelineSettings(max_chunk_tokens=load_settings().max_chunk_tokens)
     if args.max_new_tokens:
@@ -56,18 +70,34 @@ def run(args: argparse.Namespace) -> int:
             max_chunk_tokens=settings.max_chunk_tokens, map_tokens=min(cap, settings.map_tokens),
             condense_tokens=min(cap, settings.condense_tokens),
             final_tokens=min(cap, settings.final_tokens))
+    if args.resume and not args.json:
+        raise UsageError("--resume needs --json FILE")
+    previous = None
+    if args.resume and args.json.is_file():
+        try:
+            previous = json.loads(args.json.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UserFacingError(f"{args.json} cannot be resumed: {exc}") from exc
+
+    def save(result: dict[str, Any]) -> None:
+        if not args.json:
+            return
+        partial = args.json.with_name(args.json.name + ".part")
+        try:
+            partial.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
+                               encoding="utf-8")
+            partial.replace(args.json)
+        except OSError as exc:
+            raise StorageError(f"cannot write {args.json}: {exc}") from exc
+
     engine = llama_engine(resolve_model(args.model))
 
     def log(message: str) -> None:
         print(f"eval: {message}", file=sys.stderr, flush=True)
 
     result = evaluate(engine, references, strategies, settings=settings, template=args.template,
-                      chars_per_page=args.chars_per_page, log=log)
+                      chars_per_page=args.chars_per_page, log=log, previous=previous,
+                      checkpoint=save)
+    save(result)
     sys.stdout.write(table(result))
-    if args.json:
-        try:
-            args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
-                                 encoding="utf-8")
-        except OSError as exc:
-            raise StorageError(f"cannot write {args.json}: {exc}") from exc
     return 0

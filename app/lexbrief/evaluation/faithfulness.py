@@ -50,11 +50,13 @@ _AMOUNT = re.compile(
     re.I,
 )
 _SECTION = re.compile(
-    r"(?P<kind>§§?|sections?|secs?\.|ss?\.|articles?|arts?\.|clauses?|rules?|paragraphs?|paras?\."
-    r"|schedules?|chapters?|titles?|exhibits?|regulations?|orders?)\s*"
-    r"(?P<id>\d+[A-Za-z]?(?:\.\d+)*(?:\s?\([A-Za-z0-9]{1,4}\))*|[IVXLC]+\b)",
+    r"(?<![^\W\d_])(?P<kind>§§?|sections?|secs?\.|ss?\.|articles?|arts?\.|clauses?|rules?"
+    r"|paragraphs?|paras?\.|schedules?|chapters?|titles?|exhibits?|regulations?|orders?)[ \t]*"
+    r"(?P<id>\d+[A-Za-z]?(?:\.\d+)*(?:\s?\([A-Za-z0-9]{1,4}\))*|(?-i:[IVXLC]+)\b)",
     re.I,
 )
+# "1. ..." or "2) ..." opening a line or following a colon: a list number, not a fact.
+_ENUMERATOR = re.compile(r"(?:^|\n|:)[ \t]*(?:[-*•][ \t]*)?\d{1,2}(?:\.\d{1,2})*[.)]?[ \t]+(?=\S)")
 _NUMBER = re.compile(rf"(?<![\w.,])(?:{_NUM})(?:st|nd|rd|th)?(?![\w])")
 _SECTION_KIND = {
     "§": "section", "§§": "section", "section": "section", "sections": "section",
@@ -67,9 +69,10 @@ _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, 
            "lakh": 1e5, "lakhs": 1e5, "crore": 1e7, "crores": 1e7}
 
 # Party names: capitalised words in a row ("Reynolds American Inc.", "State of Bombay").
+_UPPER = "A-ZÀ-ÖØ-Þ"
+_WORD = rf"[{_UPPER}](?:[^\W\d_]|['’&.-])*[^\W\d_.]\.?"
 _NAME = re.compile(
-    r"(?<![\w])(?:[A-Z][A-Za-z'’&.-]*[A-Za-z.])(?:\s+(?:(?:of|for)(?:\s+the)?|and|de|&)?\s*"
-    r"[A-Z][A-Za-z'’&.-]*[A-Za-z.])*"
+    rf"(?<![\w])(?:{_WORD})(?:\s+(?:(?:of|for)(?:\s+the)?|and|de|&)?\s*{_WORD})*"
 )
 _ORG_SUFFIX = re.compile(
     r"\b(?:Inc|LLC|L\.L\.C|Ltd|Limited|Corp|Corporation|Company|Co|LLP|LP|L\.P|PLC|GmbH|AG|SA|"
@@ -198,7 +201,15 @@ def _clean_name(span: str) -> str:
 
 
 def extract_facts(text: str) -> list[Fact]:
-    """Amounts, dates, section references, other numbers and party names in `text`."""
+    """Amounts, dates, section references, other numbers and party names in `text`, each fact
+    once (a repeated invention counts once, as does a repeated true fact)."""
+    unique: dict[tuple[str, str], Fact] = {}
+    for fact in _facts(text):
+        unique.setdefault((fact.kind, fact.key), fact)
+    return list(unique.values())
+
+
+def _facts(text: str) -> list[Fact]:
     text = CITATION.sub(" ", text)  # "[p. 4]" is a citation, not a fact
     facts: list[Fact] = []
     taken: list[tuple[int, int]] = []
@@ -206,6 +217,7 @@ def extract_facts(text: str) -> list[Fact]:
     def free(start: int, end: int) -> bool:
         return all(end <= s or start >= e for s, e in taken)
 
+    taken += [m.span() for m in _ENUMERATOR.finditer(text)]
     for match in _AMOUNT.finditer(text):
         value = _number_value(match.group("v1") or match.group("v2"))
         if value is None:
@@ -240,15 +252,22 @@ def extract_facts(text: str) -> list[Fact]:
     for match in _NAME.finditer(text):
         offset = match.start()
         # "... Ram Prasad. Bank of India ...": a full stop after a word ends the name.
-        for piece in re.split(r"(?<=[a-z]{3})\.\s+", match.group(0)):
+        for piece in re.split(r"(?<=[a-z])\.\s+", match.group(0)):
             start = text.find(piece, offset)
             offset = start + len(piece)
             opens_sentence = start == 0 or bool(re.search(r"[.!?:;\n•*-]\s*$", text[:start]))
             name = _clean_name(piece)
-            if not re.search(r"[A-Za-z]{3}", name) or any(ch.isdigit() for ch in name):
+            # "The State of Bombay": the name itself does not open the sentence.
+            opens_sentence = opens_sentence and piece.startswith(name)
+            if not re.search(r"[^\W\d_]{3}", name) or any(ch.isdigit() for ch in name):
                 continue
-            if len(name.split()) == 1 and opens_sentence and not _ORG_SUFFIX.search(name):
-                continue  # a lone capitalised word opening a sentence is just an opener
+            if _ORG_SUFFIX.fullmatch(name):
+                continue  # "Niantic, Inc.": the name was "Niantic"
+            if len(name.split()) == 1 and not _ORG_SUFFIX.search(name) and (
+                    opens_sentence  # a capitalised word opening a sentence: just an opener
+                    or text.startswith(":", offset)  # "Demonstration:": a label
+                    or re.search(r"\bthe\s+$", text[:start], re.I)):  # "the Premises": a term
+                continue
             facts.append(Fact("party", name, _normal_name(name)))
     return facts
 

@@ -79,7 +79,7 @@ def score(run: StrategyRun, reference: Reference, index: PageIndex,
     return {
         "rouge": {name: s.as_dict() for name, s in scores.items()},
         "length_ratio": _round(len(tokenize(candidate)) / ref_words if ref_words else None),
-        "words": len(tokenize(candidate)),
+        "words": len(tokenize(candidate)), "reference_words": ref_words,
         "faithfulness": faithfulness(candidate, source).as_dict(),
         "citations_model": check_raw_points(run.raw_points, index).as_dict(),
         "citations_checked": check_cited_points(
@@ -90,11 +90,14 @@ def score(run: StrategyRun, reference: Reference, index: PageIndex,
         "prompt_tokens": run.usage.prompt_tokens,
         "completion_tokens": run.usage.completion_tokens,
         "summary": candidate,
+        "points": [{"text": p.text, "pages": list(p.pages), "support": round(p.support, 3)}
+                   for p in run.points],
+        "model_points": run.raw_points,
     }
 
 
 def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Means over rows (ROUGE, length, read share), pooled counts (faithfulness, citations)."""
+    """Means over rows (ROUGE, read share); pooled counts (length, faithfulness, citations)."""
     if not rows:
         return {"rows": 0}
 
@@ -123,7 +126,10 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "rouge1_f1": mean([r["rouge"]["rouge1"]["f1"] for r in rows]),
             "rouge2_f1": mean([r["rouge"]["rouge2"]["f1"] for r in rows]),
             "rougeL_f1": mean([r["rouge"]["rougeL"]["f1"] for r in rows]),
-            "length_ratio": mean([r["length_ratio"] for r in rows]),
+            # Pooled (all words / all reference words): a 1-word reference ("hi.") would
+            # otherwise dominate a mean of ratios.
+            "length_ratio": _round(sum(r["words"] for r in rows)
+                                   / max(1, sum(r["reference_words"] for r in rows))),
             "citations_model_valid": pooled("citations_model", "valid", "cited"),
             "citations_model_cited": pooled("citations_model", "cited", "points"),
             "citations_checked_valid": pooled("citations_checked", "valid", "cited"),
@@ -135,8 +141,12 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def evaluate(engine: Engine, references: list[Reference], strategies: list[str], *,
              settings: PipelineSettings | None = None, template: str = "auto",
-             chars_per_page: int = CHARS_PER_PAGE, log: Log = lambda message: None
-             ) -> dict[str, Any]:
+             chars_per_page: int = CHARS_PER_PAGE, log: Log = lambda message: None,
+             previous: dict[str, Any] | None = None,
+             checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Score every strategy on every row. `checkpoint` receives the result so far after each
+    row; rows of a `previous` result made with the same model and settings are reused (a long
+    run that was stopped continues where it was)."""
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise UserFacingError(f"unknown strategy {', '.join(unknown)}; choose from "
@@ -147,6 +157,18 @@ def evaluate(engine: Engine, references: list[Reference], strategies: list[str],
         raise UserFacingError(f"unknown template '{template}'; choose one of: auto, "
                               f"{', '.join(templates)}")
     started_at = dt.datetime.now(dt.UTC)
+    header = {
+        "schema": SCHEMA, "date": started_at.isoformat(timespec="seconds"),
+        "lexbrief": __version__,
+        "model": {"name": engine.info.name, "context_length": engine.info.context_length,
+                  "threads": engine.info.threads},
+        "settings": {**settings.as_dict(), "template": template,
+                     "chars_per_page": chars_per_page},
+    }
+    reusable: dict[tuple[str, str, str], dict[str, Any]] = {}
+    if previous and all(previous.get(k) == header[k] for k in ("schema", "model", "settings")):
+        header["date"] = previous.get("date", header["date"])
+        reusable = {(r["file"], r["id"], r["strategy"]): r for r in previous.get("rows", [])}
     rows: list[dict[str, Any]] = []
     for number, ref in enumerate(references, 1):
         document = reference_document(ref.id, ref.text, ref.title, chars_per_page)
@@ -159,13 +181,25 @@ def evaluate(engine: Engine, references: list[Reference], strategies: list[str],
         rows.append({"file": ref.source_file, "id": ref.id, "strategy": "reference",
                      "pages": document.page_count, "faithfulness": calibration})
         for name in strategies:
+            done = reusable.get((ref.source_file, ref.id, name))
+            if done is not None:
+                log(f"[{number}/{len(references)}] {ref.id}: {name} (from the previous run)")
+                rows.append(done)
+                continue
             log(f"[{number}/{len(references)}] {ref.id}: {name} ({document.page_count} pages, "
                 f"template {chosen.name})")
             run = STRATEGIES[name](engine, document, chosen, settings)
             rows.append({"file": ref.source_file, "id": ref.id, "strategy": name,
                          "template": chosen.name, "pages": document.page_count,
                          **score(run, ref, index, source)})
-    files = sorted({r.source_file for r in references})
+            if checkpoint:
+                checkpoint(_result(header, strategies, rows))
+    return _result(header, strategies, rows)
+
+
+def _result(header: dict[str, Any], strategies: list[str], rows: list[dict[str, Any]]
+            ) -> dict[str, Any]:
+    files = sorted({r["file"] for r in rows})
     summary: dict[str, Any] = {}
     for file in [*files, "all"]:
         summary[file] = {
@@ -173,15 +207,8 @@ def evaluate(engine: Engine, references: list[Reference], strategies: list[str],
                              and (file == "all" or r["file"] == file)])
             for name in [*strategies, "reference"]
         }
-    return {
-        "schema": SCHEMA, "date": started_at.isoformat(timespec="seconds"),
-        "lexbrief": __version__,
-        "model": {"name": engine.info.name, "context_length": engine.info.context_length,
-                  "threads": engine.info.threads},
-        "settings": {**settings.as_dict(), "template": template,
-                     "chars_per_page": chars_per_page},
-        "strategies": strategies, "files": files, "summary": summary, "rows": rows,
-    }
+    return {**header, "strategies": strategies, "files": files, "summary": summary,
+            "rows": rows}
 
 
 def table(result: dict[str, Any]) -> str:

@@ -3,7 +3,9 @@
 naive      what a one-shot summarizer does: the document's text, cut to what fits one prompt of
            the model's context, goes into the final prompt. Whatever does not fit is never read.
 mapreduce  LexBrief's pipeline: every chunk is read (map), notes are merged (condense), then the
-           final prompt gets the notes.
+           final prompt gets the notes. The map decodes up to `parallel_map` chunks at once.
+sequential the same pipeline with the map one chunk at a time (`parallel_map = 1`): compared
+           with mapreduce it shows whether decoding chunks together changes the summaries.
 
 Both use the same engine, template, final prompt, sampling, output parsing and citation check:
 naive *is* the pipeline's one-prompt path, fed a truncated document, so the comparison isolates
@@ -142,5 +144,14 @@ def run_mapreduce(engine: Engine, document: Document, template: Template,
                 tokens_total)
 
 
+def run_sequential(engine: Engine, document: Document, template: Template,
+                   settings: PipelineSettings) -> StrategyRun:
+    tokens_total = engine.count_tokens(document.text)
+    one_by_one = replace(settings, parallel_map=1)
+    return _run("sequential", engine, Pipeline(engine, one_by_one), document, template,
+                tokens_total)
+
+
 Strategy = Callable[[Engine, Document, Template, PipelineSettings], StrategyRun]
-STRATEGIES: dict[str, Strategy] = {"naive": run_naive, "mapreduce": run_mapreduce}
+STRATEGIES: dict[str, Strategy] = {"naive": run_naive, "mapreduce": run_mapreduce,
+                                   "sequential": run_sequential}
