@@ -134,10 +134,16 @@ def test_settings_persist(window: MainWindow, lexbrief_home: Path) -> None:
     dialog.threads.setValue(3)
     dialog.price.setValue(0.25)
     dialog.gpu.setCurrentIndex(dialog.gpu.findData(0))
+    dialog.parallel.setValue(1)
     dialog.save()
     settings = load_settings()
-    assert (settings.threads, settings.electricity_price_per_kwh, settings.gpu_layers) == (
-        3, 0.25, 0)
+    assert (settings.threads, settings.electricity_price_per_kwh, settings.gpu_layers,
+            settings.parallel_map) == (3, 0.25, 0, 1)
+    # the next summarizer maps one excerpt at a time
+    from lexbrief.service import Summarizer
+    from lexbrief.store import Store
+
+    assert Summarizer(Store()).pipeline_settings.parallel_map == 1
     assert (lexbrief_home / "settings.toml").exists()
 
 

@@ -118,8 +118,9 @@ class Summarizer:
         self._engine: Engine | None = None
         self._model_sha256: str | None = None
         self.templates = load_templates()
+        user = load_settings()
         self.pipeline_settings = pipeline_settings or PipelineSettings(
-            max_chunk_tokens=load_settings().max_chunk_tokens)
+            max_chunk_tokens=user.max_chunk_tokens, parallel_map=max(1, user.parallel_map))
 
     @property
     def engine(self) -> Engine:

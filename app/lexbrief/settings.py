@@ -19,6 +19,9 @@ class Settings:
     gpu_layers: int = -2  # -2 = automatic (from the hardware plan), 0 = CPU only, -1 = all
     context_length: int = 0  # 0 = the model's trained context, capped at 8192
     max_chunk_tokens: int = 2048
+    # Excerpts summarized at once as parallel sequences (1 = one by one). See docs/BENCHMARKS.md:
+    # on a 2-core CPU with the starter it is no faster; it pays where a step's weights dominate.
+    parallel_map: int = 4
     electricity_price_per_kwh: float = 0.30
     currency: str = "USD"
     cloud_model: str = ""

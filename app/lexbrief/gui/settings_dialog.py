@@ -62,6 +62,14 @@ class SettingsDialog(QDialog):
         self.chunk.setSuffix(" tokens")
         form.addRow("Largest excerpt per step", self.chunk)
 
+        self.parallel = QSpinBox()
+        self.parallel.setRange(1, 16)
+        self.parallel.setValue(max(1, s.parallel_map))
+        self.parallel.setToolTip("Excerpts read at once as parallel sequences; 1 reads them one "
+                                 "by one. More uses more memory; it is faster with larger models "
+                                 "or a GPU.")
+        form.addRow("Excerpts at once", self.parallel)
+
         self.price = QDoubleSpinBox()
         self.price.setRange(0, 10)
         self.price.setDecimals(3)
@@ -119,6 +127,7 @@ class SettingsDialog(QDialog):
         s.gpu_layers = int(self.gpu.currentData())
         s.context_length = int(self.context.currentData())
         s.max_chunk_tokens = self.chunk.value()
+        s.parallel_map = self.parallel.value()
         s.electricity_price_per_kwh = self.price.value()
         s.currency = self.currency.text().strip().upper() or "USD"
         s.cloud_model = str(self.cloud.currentData())
