@@ -29,12 +29,20 @@ class _Task(QRunnable):
         try:
             result = self.fn()
         except UserFacingError as exc:
-            self.relay.failed.emit(exc.message)
+            self._emit(self.relay.failed, exc.message)
         except Exception as exc:
             log.exception("background task failed")
-            self.relay.failed.emit(f"internal error ({type(exc).__name__}); see the log file")
+            self._emit(self.relay.failed,
+                       f"internal error ({type(exc).__name__}); see the log file")
         else:
-            self.relay.done.emit(result)
+            self._emit(self.relay.done, result)
+
+    @staticmethod
+    def _emit(signal: Any, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError as exc:  # the application is shutting down: nobody to tell
+            log.debug("a background result had nowhere to go: %s", exc)
 
 
 _alive: set[_Relay] = set()
