@@ -69,7 +69,9 @@ class _Call:
 
 
 class RecordingEngine:
-    """Passes everything to the real engine and remembers each chat call and its usage."""
+    """Passes everything to the real engine and remembers each chat call and its usage. It has
+    no `chat_many`, so the pipeline maps one chunk at a time here and every call has a raw twin
+    to replay; `lexbrief bench --fast-engine` measures the parallel map."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner

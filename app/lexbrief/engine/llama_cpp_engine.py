@@ -88,10 +88,10 @@ class LlamaCppEngine:
                     n_gpu_layers=gpu_layers, verbose=False, seed=0,
                 )
             self._threads, self._batch_size = threads, batch_size
-            # Flash attention: None leaves it to llama.cpp ("auto": on where supported). Off
-            # made CPU generation ~25% faster at 2k-token contexts on our test machine, but then
-            # a prompt read from the cache and one read afresh give slightly different numbers,
-            # and the same document could get a different summary the second time.
+            # Flash attention: None leaves it to llama.cpp ("auto": on where supported). On our
+            # 2-core test VM, off made generation 25-30% faster and prompts ~10% slower at
+            # 2k-token contexts (docs/BENCHMARKS.md); one machine is not enough to change the
+            # default, so off is a measurement option for now.
             self._flash_attn = flash_attn
             self._raw_kv_tokens: list[int] = []
             self._parallel: NativeDecoder | None = None  # created by the first chat_many
