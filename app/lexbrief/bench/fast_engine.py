@@ -12,15 +12,17 @@ high-level loop and a single raw llama.cpp stream, on the same prompts, in one p
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lexbrief.core.cancel import NEVER
+from lexbrief.bench.runner import ModelCall, RecordingEngine, decode_steps
+from lexbrief.core.cancel import NEVER, CancelToken
 from lexbrief.core.chunking import chunk_document
 from lexbrief.core.pipeline import Pipeline, PipelineSettings
 from lexbrief.core.templates import detect_template, load_templates
-from lexbrief.engine.base import Message, Usage
+from lexbrief.engine.base import GenerationParams, Message, Usage
 from lexbrief.loaders import load_document
 
 
@@ -102,9 +104,16 @@ def map_throughput(engine: Any, document_path: Path, *, chunks: int = 4,
     }
 
 
-def _decoded(usage: Usage) -> int:
-    """Decode steps a reply took: a reply cut at its budget returns its last token undecoded."""
-    return usage.completion_tokens - (usage.finish_reason == "length")
+class ParallelRecordingEngine(RecordingEngine):
+    """The bench's recorder, with the parallel call too: each request is noted with its Usage,
+    like a one-by-one call (prompts are tokenized for the replay afterwards, not while timed)."""
+
+    def chat_many(self, requests: list[tuple[list[Message], GenerationParams]],
+                  cancel: CancelToken, **options: Any) -> Iterator[tuple[int, str | Usage]]:
+        for index, item in self.inner.chat_many(requests, cancel, **options):
+            if isinstance(item, Usage):
+                self.calls.append(ModelCall(list(requests[index][0]), item))
+            yield index, item
 
 
 def whole_document(engine: Any, document_path: Path, *, parallel: int = 4,
@@ -118,41 +127,17 @@ def whole_document(engine: Any, document_path: Path, *, parallel: int = 4,
     template = detect_template(document.text, load_templates())
     results: dict[str, Any] = {"document": document.name, "pages": document.page_count}
 
-    class Recorder:
-        """The engine, noting every call's prompt tokens and decode steps."""
-
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-            self.info = inner.info
-            self.count_tokens = inner.count_tokens
-            self.split_by_tokens = inner.split_by_tokens
-            self.count_chat_tokens = inner.count_chat_tokens
-            self.calls: list[tuple[list[int], int]] = []
-
-        def chat(self, messages: list[Message], params: Any, cancel: Any) -> Any:
-            tokens = self.inner.prompt_token_ids(messages)
-            for item in self.inner.chat(messages, params, cancel):
-                if isinstance(item, Usage):
-                    self.calls.append((tokens, _decoded(item)))
-                yield item
-
-        def chat_many(self, requests: list[tuple[list[Message], Any]], cancel: Any,
-                      **options: Any) -> Any:
-            prompts = [self.inner.prompt_token_ids(m) for m, _p in requests]
-            for index, item in self.inner.chat_many(requests, cancel, **options):
-                if isinstance(item, Usage):
-                    self.calls.append((prompts[index], _decoded(item)))
-                yield index, item
-
     for label, workers in (("sequential", 1), ("parallel", parallel)):
         engine.clear_cache()
-        recorder = Recorder(engine)
+        recorder = ParallelRecordingEngine(engine)
         started = time.perf_counter()
         summary = Pipeline(recorder, replace(settings, parallel_map=workers)).run(
             document, template)
         wall = time.perf_counter() - started
+        calls = [(engine.prompt_token_ids(c.messages), decode_steps(c.usage))
+                 for c in recorder.calls]
         raw = 0.0
-        for prompt_tokens, steps in recorder.calls:  # one raw stream, a cold cache each call
+        for prompt_tokens, steps in calls:  # one raw stream, a cold cache each call
             engine.clear_cache()
             raw += engine.raw_decode_benchmark(prompt_tokens, steps).seconds
         engine.clear_cache()
@@ -161,9 +146,9 @@ def whole_document(engine: Any, document_path: Path, *, parallel: int = 4,
                           "cached_prompt_tokens": summary.usage.cached_prompt_tokens,
                           "key_points": len(summary.points),
                           "verified_points": sum(p.verified for p in summary.points),
-                          "raw_calls": len(recorder.calls),
-                          "raw_prompt_tokens": sum(len(t) for t, _ in recorder.calls),
-                          "raw_decode_steps": sum(n for _, n in recorder.calls),
+                          "raw_calls": len(calls),
+                          "raw_prompt_tokens": sum(len(t) for t, _ in calls),
+                          "raw_decode_steps": sum(n for _, n in calls),
                           "raw_single_stream_seconds": round(raw, 3),
                           "ratio_vs_raw": _ratio(wall, raw)}
     results["ratio_parallel_vs_raw"] = results["parallel"]["ratio_vs_raw"]

@@ -63,7 +63,7 @@ class BenchOptions:
 
 # -- recording the pipeline's model calls ------------------------------------------------------
 @dataclass
-class _Call:
+class ModelCall:
     messages: list[Message]
     usage: Usage
 
@@ -76,7 +76,7 @@ class RecordingEngine:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.info: ModelInfo = inner.info
-        self.calls: list[_Call] = []
+        self.calls: list[ModelCall] = []
 
     def count_tokens(self, text: str) -> int:
         return int(self.inner.count_tokens(text))
@@ -91,7 +91,7 @@ class RecordingEngine:
              cancel: CancelToken) -> Iterator[str | Usage]:
         for item in self.inner.chat(messages, params, cancel):
             if isinstance(item, Usage):
-                self.calls.append(_Call(list(messages), item))
+                self.calls.append(ModelCall(list(messages), item))
             yield item
 
 
