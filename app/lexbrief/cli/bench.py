@@ -62,12 +62,19 @@ def run_fast_engine(args: argparse.Namespace) -> int:
         entry["document"] = whole_document(engine, path, settings=settings)
         result["documents"].append(entry)
     sys.stdout.write(fast_engine_table(result))
-    if args.json:
-        try:
-            args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise StorageError(f"cannot write the result: {exc}") from exc
+    _write(args.json, result)
     return 0
+
+
+def _write(path: Path | None, result: dict[str, Any], plot: Any = None) -> None:
+    """The JSON (and the plot) of a run; a full disk or a bad path is the user's to fix."""
+    try:
+        if path:
+            path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        if plot:
+            plot()
+    except OSError as exc:
+        raise StorageError(f"cannot write the result: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,11 +96,5 @@ def run(args: argparse.Namespace) -> int:
 
     result = run_bench(model.path, lambda: llama_engine(model), options, log)
     sys.stdout.write(table(result))
-    try:
-        if args.json:
-            args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        if args.plot:
-            plot(result, args.plot)
-    except OSError as exc:
-        raise StorageError(f"cannot write the result: {exc}") from exc
+    _write(args.json, result, (lambda: plot(result, args.plot)) if args.plot else None)
     return 0
