@@ -171,14 +171,21 @@ def test_reference_rows_load_and_bad_rows_are_refused(tmp_path: Path) -> None:
 
 
 # -- the runner, on the fake engine ----------------------------------------------------------------
-def test_naive_reads_what_fits_and_mapreduce_reads_everything(fake_engine: object,
-                                                              tmp_path: Path) -> None:
-    fake_engine.info.context_length = 1024  # type: ignore[attr-defined]
-    text = "\n\n".join(f"Section {i}. The licensee shall pay {i * 100} dollars by March {i}, "
-                       f"2020. " + "Further terms apply. " * 30 for i in range(1, 25))
+def _long_row(tmp_path: Path, sections: int, dated: bool = True) -> Path:
+    """One reference row: a contract of `sections` numbered sections, too long for one chunk."""
+    text = "\n\n".join(f"Section {i}. The licensee shall pay {i * 100} dollars"
+                       + (f" by March {i}, 2020. " if dated else ". ")
+                       + "Further terms apply. " * 30 for i in range(1, sections + 1))
     path = tmp_path / "rows.jsonl"
     path.write_text(json.dumps({"id": "long", "text": text, "summary": "The licensee pays."})
                     + "\n", encoding="utf-8")
+    return path
+
+
+def test_naive_reads_what_fits_and_mapreduce_reads_everything(fake_engine: object,
+                                                              tmp_path: Path) -> None:
+    fake_engine.info.context_length = 1024  # type: ignore[attr-defined]
+    path = _long_row(tmp_path, 24)
     result = evaluate(fake_engine, load_references(path), ["naive", "mapreduce"],  # type: ignore[arg-type]
                       template="contract")
     rows = {r["strategy"]: r for r in result["rows"]}
@@ -200,11 +207,7 @@ def test_naive_reads_what_fits_and_mapreduce_reads_everything(fake_engine: objec
 
 def test_sequential_maps_one_chunk_at_a_time_and_mapreduce_in_parallel(tmp_path: Path) -> None:
     engine = FakeParallelEngine(context_length=1024)
-    text = "\n\n".join(f"Section {i}. The licensee shall pay {i * 100} dollars. "
-                       + "Further terms apply. " * 30 for i in range(1, 13))
-    path = tmp_path / "rows.jsonl"
-    path.write_text(json.dumps({"id": "long", "text": text, "summary": "The licensee pays."})
-                    + "\n", encoding="utf-8")
+    path = _long_row(tmp_path, 12, dated=False)
     result = evaluate(engine, load_references(path), ["sequential", "mapreduce"],  # type: ignore[arg-type]
                       template="contract")
     rows = {r["strategy"]: r for r in result["rows"]}
