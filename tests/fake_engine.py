@@ -1,28 +1,38 @@
 """A deterministic stand-in for a language model, for unit tests of the pipeline's logic only.
 
 It tokenizes by words and punctuation and "summarizes" by quoting the first sentence after each
-page marker, so tests can check chunking, condensing, citations and cancellation without
-waiting for a real model. End-to-end tests use the real SmolLM2 model instead.
+page marker (as the map step's JSON notes), so tests can check chunking, grounding, citations and
+cancellation without waiting for a real model. `invent=True` adds a note whose quote is not in
+the document, and an overview sentence with a made-up date. End-to-end tests use the real SmolLM2
+model instead.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
 from lexbrief.core.cancel import CancelToken
-from lexbrief.engine.base import GenerationParams, Message, ModelInfo, Usage
+from lexbrief.core.notes import NOTES_PREFILL
+from lexbrief.engine.base import Abilities, GenerationParams, Message, ModelInfo, Usage
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
+INVENTED_QUOTE = "The hospital was closed by order of the governor on 5 May 2020."
+
+
 class FakeEngine:
+    abilities = Abilities()
+
     def __init__(self, context_length: int = 4096, *, wrong_pages: bool = False,
-                 loop: bool = False) -> None:
+                 loop: bool = False, invent: bool = False) -> None:
         self.info = ModelInfo(name="fake", path=None, context_length=context_length,
                               trained_context=context_length)
         self.wrong_pages = wrong_pages
         self.loop = loop
+        self.invent = invent
         self.calls: list[str] = []
         self.on_token = None  # optional hook called with each piece (to cancel mid-stream)
 
@@ -45,26 +55,28 @@ class FakeEngine:
     def _reply(self, prompt: str, prefill: str) -> str:
         if self.loop:
             return "The same sentence again and again here. " * 50
-        if "Key points:\n- " in prefill:
-            return "first point [p. 1]\n- second point [p. 1]"
-        if "Excerpt" in prompt:
-            return "\n".join(self._quote_pages(prompt)) or "- nothing here"
-        if "Merge these notes" in prompt:
-            lines = [line for line in prompt.splitlines() if line.startswith("- ")]
-            return "\n".join(lines[: max(1, len(lines) // 2)])
-        lines = [line for line in prompt.splitlines() if line.startswith("- ")]
-        lines = lines or self._quote_pages(prompt)
-        return "This is a test document.\n\nKey points:\n" + "\n".join(lines[:8])
+        if prefill == NOTES_PREFILL:  # the map step: JSON notes, continuing the prefill
+            notes = [{"quote": sentence, "point": sentence} for sentence in self._sentences(prompt)]
+            if self.invent:
+                notes.insert(0, {"quote": INVENTED_QUOTE, "point": "The hospital closed."})
+            body = ",\n".join(json.dumps(note) for note in notes) or '{"quote": "", "point": ""}'
+            return body[len('{"quote": "'):] + "]"
+        points = [line[2:].split(" [p.")[0] for line in prompt.splitlines()
+                  if line.startswith("- ")]
+        overview = "This is a test document. " + (points[0] if points else "")
+        if self.invent:
+            overview += " It was signed on 31 February 1999 by Acme Rocket Corp."
+        return overview
 
-    def _quote_pages(self, prompt: str) -> list[str]:
-        """A bullet per page marker: the first sentence after it, citing that page."""
-        bullets = []
-        for page, text in re.findall(r"\[p\. (\d+)\]\n(.*?)(?=\n\[p\. |\n\n[A-Z]|\Z)", prompt,
-                                     re.S):
-            sentence = re.split(r"(?<=[.!?])\s", text.strip())[0][:200]
-            cited = int(page) + 100 if self.wrong_pages else int(page)
-            bullets.append(f"- {sentence} [p. {cited}]")
-        return bullets
+    def _sentences(self, prompt: str) -> list[str]:
+        """The first sentence after each page marker (wrong_pages: of a later page's text)."""
+        found = []
+        for _page, text in re.findall(r"\[p\. (\d+)\]\n(.*?)(?=\n\[p\. |\n\n[A-Z]|\Z)",
+                                      prompt, re.S):
+            found.append(re.split(r"(?<=[.!?])\s", text.strip())[0][:200])
+        if self.wrong_pages:
+            found = found[1:] + found[:1]
+        return found
 
     def chat(self, messages: list[Message], params: GenerationParams,
              cancel: CancelToken) -> Iterator[str | Usage]:
@@ -90,6 +102,8 @@ class FakeEngine:
 class FakeParallelEngine(FakeEngine):
     """The fake with the parallel contract: replies interleaved piece by piece, like sequences
     decoded together."""
+
+    abilities = Abilities(batched_chat=True)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

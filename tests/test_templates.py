@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.templates import detect_template, load_templates
+from lexbrief.core.templates import detect_kind, detect_template, load_templates
 from lexbrief.errors import UserFacingError
 from lexbrief.loaders import load_document
 
@@ -23,13 +23,25 @@ def test_builtin_templates_load() -> None:
 
 @pytest.mark.parametrize(("path", "expected"), [
     (DOCUMENTS / "court-opinion-ca1.pdf", "court_opinion"),
-    (DOCUMENTS / "court-order-ca7.pdf", "court_opinion"),
+    # a one-page order to file a statement by a date: described as what it is, not asked for a
+    # holding it does not have
+    (DOCUMENTS / "court-order-ca7.pdf", "notice"),
     (DOCUMENTS / "contract-service-reynolds.pdf", "contract"),
     (DOCUMENTS / "nda-mutual-bonterms.docx", "contract"),
 ])
 def test_detection_on_real_documents(path: Path, expected: str) -> None:
     doc = load_document(path)
     assert detect_template(doc.text, load_templates()).name == expected
+
+
+def test_detection_says_which_kind_was_assumed_and_why() -> None:
+    order = load_document(DOCUMENTS / "court-order-ca7.pdf")
+    template, note = detect_kind(order.text, load_templates(), order.page_count)
+    assert template.name == "notice"
+    assert "notice or procedural order" in note and "“orders the”" in note
+    opinion = load_document(DOCUMENTS / "court-opinion-ca1.pdf")
+    template, note = detect_kind(opinion.text, load_templates(), opinion.page_count)
+    assert template.name == "court_opinion" and "court opinion" in note
 
 
 def test_detection_on_a_real_bill() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from lexbrief.core.cancel import NEVER, CancelToken
 from lexbrief.core.document import Document
 from lexbrief.core.pipeline import Observer, Pipeline, PipelineSettings, Summary
-from lexbrief.core.templates import Template, detect_template, load_templates
+from lexbrief.core.templates import Template, detect_kind, load_templates
 from lexbrief.costs.account import Accountant
 from lexbrief.costs.compare import CostComparison
 from lexbrief.engine.base import Engine
@@ -64,6 +64,17 @@ def llama_engine(model: ResolvedModel) -> Engine:
     return engine
 
 
+def grounding_record(summary: Summary) -> dict[str, Any]:
+    """What the store keeps beside the text to show how the summary was checked."""
+    return {"kind_note": summary.kind_note, "template": summary.template.name,
+            "abstract": summary.abstract.as_dict(),
+            "abstract_fields": [[f.name, f.label] for f in summary.abstract.fields],
+            "rejected": [r.as_dict() for r in summary.rejected],
+            "overview_check": {**summary.overview_counts,
+                               "sentences": [c.as_dict() for c in summary.overview_checks]},
+            "draft": summary.draft}
+
+
 @dataclass
 class Outcome:
     summary_id: int
@@ -83,9 +94,14 @@ class Outcome:
                          "sha256": s.document.sha256, "kind": s.document.kind,
                          "title": s.document.title, "pagination": s.document.pagination},
             "template": s.template.name,
+            "kind_note": s.kind_note,
             "summary": s.text,
             "overview": s.overview,
+            "overview_check": {**s.overview_counts,
+                               "sentences": [c.as_dict() for c in s.overview_checks]},
             "key_points": [p.as_dict() for p in s.points],
+            "abstract": s.abstract.as_dict(),
+            "rejected_notes": [r.as_dict() for r in s.rejected],
             "citations": s.cited_pages,
             "coverage": s.coverage.as_dict(),
             "usage": {
@@ -128,14 +144,16 @@ class Summarizer:
             self._engine = self._engine_factory(self.model)
         return self._engine
 
-    def template(self, name: str, document: Document) -> Template:
+    def template(self, name: str, document: Document) -> tuple[Template, str]:
+        """The template to use, and the sentence saying which kind of document was assumed."""
         if name == "auto":
-            return detect_template(document.text, self.templates)
+            return detect_kind(document.text, self.templates, document.page_count)
         if name not in self.templates:
             raise UserFacingError(
                 f"unknown template '{name}'; choose one of: auto, {', '.join(self.templates)}"
             )
-        return self.templates[name]
+        chosen = self.templates[name]
+        return chosen, f"Read as: {chosen.label.lower()} (chosen by you)."
 
     def summarize(self, path: Path, *, template: str = "auto", password: str | None = None,
                   observer: Observer | None = None, cancel: CancelToken = NEVER,
@@ -147,12 +165,12 @@ class Summarizer:
     def summarize_document(self, document: Document, *, template: str = "auto",
                            observer: Observer | None = None,
                            cancel: CancelToken = NEVER) -> Outcome:
-        chosen = self.template(template, document)
+        chosen, kind_note = self.template(template, document)
         engine = self.engine
         accountant = Accountant(sampler=self.sampler)
         with (monitor := accountant.monitor()):
             summary = Pipeline(monitor.wrap(engine), self.pipeline_settings).run(
-                document, chosen, observer=observer, cancel=cancel)
+                document, chosen, observer=observer, cancel=cancel, kind_note=kind_note)
         cancel.check()
         account = accountant.settle(monitor, summary.usage)
         if self._model_sha256 is None:
@@ -172,6 +190,7 @@ class Summarizer:
                 "text": summary.text,
                 "citations": [p.as_dict() for p in summary.points],
                 "coverage": summary.coverage.as_dict(),
+                "grounding": grounding_record(summary),
                 "prompt_tokens": summary.usage.prompt_tokens,
                 "completion_tokens": summary.usage.completion_tokens,
                 "load_seconds": engine.info.load_seconds,

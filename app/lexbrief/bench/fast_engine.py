@@ -108,6 +108,10 @@ class ParallelRecordingEngine(RecordingEngine):
     """The bench's recorder, with the parallel call too: each request is noted with its Usage,
     like a one-by-one call (prompts are tokenized for the replay afterwards, not while timed)."""
 
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.abilities = inner.abilities
+
     def chat_many(self, requests: list[tuple[list[Message], GenerationParams]],
                   cancel: CancelToken, **options: Any) -> Iterator[tuple[int, str | Usage]]:
         for index, item in self.inner.chat_many(requests, cancel, **options):

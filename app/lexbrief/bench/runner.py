@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -76,6 +77,8 @@ class RecordingEngine:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.info: ModelInfo = inner.info
+        # Grammar as the engine has it; batched chat only in ParallelRecordingEngine.
+        self.abilities = dataclasses.replace(inner.abilities, batched_chat=False)
         self.calls: list[ModelCall] = []
 
     def count_tokens(self, text: str) -> int:

@@ -1,12 +1,20 @@
-"""Map-reduce summarization of a whole document, with page citations and proof of coverage.
+"""Map-reduce summarization of a whole document in which every statement shown is grounded.
 
-map:      every chunk → short cited notes (the model sees page markers "[p. N]")
-condense: while the notes do not fit one prompt, groups of notes → shorter notes (hierarchical)
-final:    notes (or the full text of a document that fits one prompt) → overview + key points
+map:      every chunk → notes, each a quote copied from the excerpt and a point saying what it
+          means (JSON, grammar-constrained where the engine can). Each quote is looked up on the
+          excerpt's pages (lexbrief.core.grounding): found, it gives the page by construction;
+          not found, the note is rejected (kept for audit, never shown). A point whose names,
+          numbers or words are not in its quote is replaced by the quote. A chunk with too few
+          verified notes gets its most central sentences instead (extractive, shown as quotes).
+select:   the key points are chosen among the verified notes, spread over the document.
+overview: the model writes two or three sentences from the verified points only; each sentence
+          is then checked against the document (lexbrief.core.grounding.check_sentence): one
+          with a number, date, amount, section or name the document lacks is removed, one with
+          words the document never uses is marked.
+abstract: the template's fields (parties, dates, court, holding...) by deterministic extractors
+          (lexbrief.core.abstract), each with its quote and page, or "not found".
 
-Every key point's citation is then checked against the page text and repaired when the model got
-it wrong (see `citations`). Progress and tokens go to an observer; cancel is checked between
-steps and between tokens.
+Progress and tokens go to an observer; cancel is checked between steps and between tokens.
 """
 
 from __future__ import annotations
@@ -14,49 +22,56 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
+from lexbrief.core.abstract import Abstract, extract_abstract
 from lexbrief.core.cancel import NEVER, CancelToken
 from lexbrief.core.chunking import Chunk, Coverage, chunk_document, verify_coverage
-from lexbrief.core.citations import (
-    KeyPoint,
-    PageIndex,
-    content_words,
-    format_citation,
-    parse_pages,
-    strip_citations,
-    verify_point,
-)
+from lexbrief.core.citations import content_words, format_citation
 from lexbrief.core.document import Document
+from lexbrief.core.grounding import (
+    ChunkNotes,
+    GroundedPoint,
+    RejectedNote,
+    SentenceCheck,
+    SourceText,
+    check_sentence,
+    extract_points,
+    ground_notes,
+    split_sentences,
+)
+from lexbrief.core.notes import NOTES_GRAMMAR, NOTES_INSTRUCTION, NOTES_PREFILL, parse_notes
 from lexbrief.core.templates import Template
-from lexbrief.engine.base import Engine, GenerationParams, Message, Usage
+from lexbrief.engine.base import BatchedEngine, Engine, GenerationParams, Message, Usage
 from lexbrief.errors import DocumentError
 
 _BULLET = re.compile(r"^\s*(?:[-*•‣▪]|\d{1,2}[.)])\s+(.*\S)\s*$")
 _OVERVIEW_LABEL = re.compile(r"^\s*\**\s*(overview|summary)\s*\**\s*:?\s*\**", re.IGNORECASE)
-_KEYPOINTS_LABEL = re.compile(r"^\s*[#*\s]*key\s+points\s*\**\s*:?\s*\**\s*$", re.IGNORECASE)
+MIN_POINTS_PER_CHUNK = 2  # fewer verified notes than this: add central sentences
+MIN_POINTS_SINGLE = 3  # the same for a document read in one chunk
 
 
 @dataclass(frozen=True)
 class PipelineSettings:
     max_chunk_tokens: int = 2048  # cap: small models read short excerpts better than long ones
-    map_tokens: int = 256  # output budget of one chunk's notes
-    condense_tokens: int = 384
-    final_tokens: int = 512
+    map_tokens: int = 384  # output budget of one chunk's notes (JSON with quotes)
+    condense_tokens: int = 384  # kept for stored settings; notes are selected, not condensed
+    final_tokens: int = 200  # the overview: two or three sentences
     # Chunk notes decoded together as parallel sequences, when the engine can (1: one by one).
     parallel_map: int = 4
+    max_points: int = 10  # key points shown, at most
     sampling: GenerationParams = field(default_factory=GenerationParams)
 
     def as_dict(self) -> dict[str, object]:
         return {"max_chunk_tokens": self.max_chunk_tokens, "map_tokens": self.map_tokens,
-                "condense_tokens": self.condense_tokens, "final_tokens": self.final_tokens,
-                "parallel_map": self.parallel_map, **self.sampling.as_dict()}
+                "final_tokens": self.final_tokens, "parallel_map": self.parallel_map,
+                "max_points": self.max_points, **self.sampling.as_dict()}
 
 
 @dataclass(frozen=True)
 class Progress:
-    stage: str  # "chunking", "map", "condense", "final", "done"
+    stage: str  # "chunking", "map", "final", "done"
     step: int  # 1-based step of this run
     total: int  # current estimate of the run's steps
     message: str
@@ -71,33 +86,60 @@ class Observer:
         """A step starts or ends."""
 
     def token(self, stage: str, text: str) -> None:
-        """A piece of generated text (stage "final" is the summary being written)."""
+        """A piece of generated text (stage "final" is the overview being written)."""
 
 
 @dataclass
 class Summary:
     document: Document
     template: Template
-    overview: str
-    points: list[KeyPoint]
+    overview_checks: list[SentenceCheck]
+    points: list[GroundedPoint]
+    rejected: list[RejectedNote]
+    abstract: Abstract
     coverage: Coverage
     usage: Usage
     chunks: int
     steps: int
     wall_seconds: float
-    draft: str  # the model's final text before citations were checked
-    notes: list[str]
+    draft: str  # the model's overview before it was checked
+    notes: list[str]  # the model's raw map replies, one per chunk
+    kind_note: str = ""  # which kind of document was assumed, and why
+
+    @property
+    def overview(self) -> str:
+        """The overview as shown: kept sentences, and marked ones flagged inline."""
+        return " ".join(_shown_sentence(c) for c in self.overview_checks
+                        if c.status != "removed")
+
+    @property
+    def overview_counts(self) -> dict[str, int]:
+        counts = {"kept": 0, "marked": 0, "removed": 0}
+        for check in self.overview_checks:
+            counts[check.status] += 1
+        return counts
 
     @property
     def text(self) -> str:
-        lines = ["## Overview", "", self.overview or "(the model wrote no overview)", "",
-                 "## Key points", ""]
+        lines = []
+        if self.kind_note:
+            lines += [f"*{self.kind_note}*", ""]
+        lines += ["## Overview", "", self.overview or "(No sentence of the model's overview "
+                  "passed the check against the document; the key points are quoted from it.)",
+                  "", "## Key points", ""]
         lines += [f"- {point.render()}" for point in self.points] or ["(none)"]
+        lines += ["", *self.abstract.markdown()]
         return "\n".join(lines).strip() + "\n"
 
     @property
     def cited_pages(self) -> list[int]:
         return sorted({page for point in self.points for page in point.pages})
+
+
+def _shown_sentence(check: SentenceCheck) -> str:
+    if check.status == "marked":
+        return f"{check.sentence} [unverified wording: {', '.join(check.unknown_words)}]"
+    return check.sentence
 
 
 class Pipeline:
@@ -106,26 +148,34 @@ class Pipeline:
         self.settings = settings or PipelineSettings()
 
     # -- budgets ------------------------------------------------------------------------------
-    def _messages(self, template: Template, user: str) -> list[Message]:
-        return [Message("system", template.system), Message("user", user)]
+    def _messages(self, template: Template, user: str, prefill: str = "") -> list[Message]:
+        messages = [Message("system", template.system), Message("user", user)]
+        if prefill:
+            messages.append(Message("assistant", prefill))
+        return messages
 
-    def _room(self, template: Template, prompt: str, output_tokens: int) -> int:
+    def _map_prompt(self, template: Template, chunk_pages: str, text: str) -> str:
+        return template.map.format(pages=chunk_pages, text=text) + "\n\n" + NOTES_INSTRUCTION
+
+    def _room(self, messages: list[Message], output_tokens: int) -> int:
         """Tokens left for material in a prompt, after instructions and the output budget."""
-        overhead = self.engine.count_chat_tokens(self._messages(template, prompt))
+        overhead = self.engine.count_chat_tokens(messages)
         return self.engine.info.context_length - overhead - output_tokens - 16
 
     def chunk_budget(self, template: Template) -> int:
-        room = self._room(template, template.map.format(pages="pages 1–2", text=""),
-                          self.settings.map_tokens)
+        room = self._room(self._messages(template, self._map_prompt(template, "pages 1–2", ""),
+                                         NOTES_PREFILL), self.settings.map_tokens)
         return min(room, self.settings.max_chunk_tokens)
 
-    def _final_room(self, template: Template, document: Document) -> int:
-        return self._room(template, self._final_prompt(template, document, "", "Notes"),
-                          self.settings.final_tokens)
+    def _map_params(self) -> GenerationParams:
+        return dataclasses.replace(
+            self.settings.sampling, max_tokens=self.settings.map_tokens,
+            grammar=NOTES_GRAMMAR if self.engine.abilities.grammar else None)
 
     # -- run ----------------------------------------------------------------------------------
     def run(self, document: Document, template: Template, *,
-            observer: Observer | None = None, cancel: CancelToken = NEVER) -> Summary:
+            observer: Observer | None = None, cancel: CancelToken = NEVER,
+            kind_note: str = "") -> Summary:
         observer = observer or Observer()
         started = time.perf_counter()
         tracker = _Tracker(observer, started)
@@ -139,75 +189,88 @@ class Pipeline:
         if not chunks:
             raise DocumentError(f"{document.name}: no text to summarize.")
         usage = Usage()
-        notes: list[str] = []
-        final_room = self._final_room(template, document)
-        single = len(chunks) == 1 and chunks[0].tokens + 8 <= final_room
-        tracker.total = 1 if single else len(chunks) + 1
-        if single:
-            material, label = chunks[0].text, "Full text"
+        tracker.total = len(chunks) + 1
+        if self.engine.abilities.batched_chat and self.settings.parallel_map > 1 \
+                and len(chunks) > 1:
+            replies = self._map_parallel(template, chunks, observer, cancel, usage, tracker)
         else:
-            chat_many = getattr(self.engine, "chat_many", None)
-            if chat_many is not None and self.settings.parallel_map > 1:
-                notes = self._map_parallel(chat_many, template, chunks, observer, cancel,
-                                           usage, tracker)
-            else:
-                for chunk in chunks:
-                    cancel.check()
-                    tracker.emit("map", f"reading {chunk.pages_label} (chunk "
-                                        f"{chunk.index + 1} of {len(chunks)})")
-                    cancel.check()
-                    prompt = template.map.format(pages=chunk.pages_label, text=chunk.text)
-                    reply = self._generate(template, prompt, self.settings.map_tokens, "map",
-                                           observer, cancel, usage, tracker)
-                    notes.append(_cited_notes(reply, chunk))
-            material = self._condense(template, notes, final_room, observer, cancel, usage,
-                                      tracker)
-            label = "Notes"
+            replies = []
+            for chunk in chunks:
+                cancel.check()
+                tracker.emit("map", f"reading {chunk.pages_label} (chunk "
+                                    f"{chunk.index + 1} of {len(chunks)})")
+                cancel.check()
+                replies.append(self._generate(
+                    self._messages(template, self._map_prompt(template, chunk.pages_label,
+                                                              chunk.text), NOTES_PREFILL),
+                    self._map_params(), "map", observer, cancel, usage, tracker))
         cancel.check()
-        tracker.emit("final", "writing the summary")
-        final_prompt = self._final_prompt(template, document, material, label)
-        observer.token("final", "Overview: ")
-        draft = "Overview: " + self._generate(
-            template, final_prompt, self.settings.final_tokens, "final", observer, cancel, usage,
-            tracker, prefill="Overview: ")
-        overview, raw_points = parse_summary(draft)
-        if not raw_points:
-            # Small models often stop after the overview: ask for the bullets explicitly.
-            lead = f"Overview: {overview}\n\nKey points:\n- "
-            observer.token("final", "\n\nKey points:\n- ")
-            more = self._generate(template, final_prompt, self.settings.final_tokens, "final",
-                                  observer, cancel, usage, tracker, prefill=lead)
-            draft = lead + more
-            raw_points = parse_summary(draft)[1]
-        if not raw_points:
-            raw_points = [line for note in notes for line in _bullets(note)][:8]
-        index = PageIndex(document)
-        points = _dedupe([verify_point(p, index) for p in raw_points if p.strip()])
+        source = SourceText(document)
+        grounded = [self._ground(document, source, chunk, NOTES_PREFILL + reply, len(chunks))
+                    for chunk, reply in zip(chunks, replies, strict=True)]
+        points = select_points(grounded, self.settings.max_points)
+        rejected = [note for notes in grounded for note in notes.rejected]
+        cancel.check()
+        draft = ""
+        if points:
+            tracker.emit("final", "writing the overview from the verified points")
+            draft = self._overview(template, document, points, observer, cancel, usage,
+                                   tracker)
+        checks = [check_sentence(sentence, source) for sentence in split_sentences(draft)]
+        abstract = extract_abstract(template.name, document, source)
         tracker.emit("done", "done")
         return Summary(
-            document=document, template=template, overview=_clean_overview(overview),
-            points=points, coverage=coverage, usage=usage, chunks=len(chunks),
-            steps=tracker.step, wall_seconds=time.perf_counter() - started, draft=draft,
-            notes=notes,
+            document=document, template=template, overview_checks=_dedupe_checks(checks),
+            points=points, rejected=rejected, abstract=abstract, coverage=coverage,
+            usage=usage, chunks=len(chunks), steps=tracker.step,
+            wall_seconds=time.perf_counter() - started, draft=draft,
+            notes=[NOTES_PREFILL + reply for reply in replies], kind_note=kind_note,
         )
 
-    def _map_parallel(self, chat_many: Callable[..., Iterator[tuple[int, str | Usage]]],
-                      template: Template, chunks: list[Chunk], observer: Observer,
+    def _ground(self, document: Document, source: SourceText, chunk: Chunk, reply: str,
+                chunks: int) -> ChunkNotes:
+        notes = ground_notes(parse_notes(reply), source, chunk.first_page, chunk.last_page,
+                             document)
+        wanted = MIN_POINTS_SINGLE if chunks == 1 else MIN_POINTS_PER_CHUNK
+        if len(notes.points) < wanted:
+            notes.points += extract_points(document, source, chunk.first_page, chunk.last_page,
+                                           wanted - len(notes.points),
+                                           exclude=[p.quote for p in notes.points])
+        return notes
+
+    def _overview(self, template: Template, document: Document, points: list[GroundedPoint],
+                  observer: Observer, cancel: CancelToken, usage: Usage,
+                  tracker: _Tracker) -> str:
+        material = "\n".join(f"- {p.text} {format_citation(list(p.pages))}" for p in points)
+        kind = {"contract": "contract", "court_opinion": "court decision",
+                "legislation": "statute or bill", "notice": "procedural document"}.get(
+                    template.name, "legal document")
+        prompt = template.final.format(
+            material_label="Verified notes", kind=kind, title=document.title or document.name,
+            page_count=document.page_count, material=material)
+        params = dataclasses.replace(self.settings.sampling,
+                                     max_tokens=self.settings.final_tokens)
+        text = self._generate(self._messages(template, prompt), params, "final", observer,
+                              cancel, usage, tracker)
+        return _OVERVIEW_LABEL.sub("", text).strip()
+
+    def _map_parallel(self, template: Template, chunks: list[Chunk], observer: Observer,
                       cancel: CancelToken, usage: Usage, tracker: _Tracker) -> list[str]:
         """The map step with the chunks decoded together: same prompts, same budgets, same
         sampling as one by one; each chunk's loop guard stops only that chunk."""
-        params = dataclasses.replace(self.settings.sampling, max_tokens=self.settings.map_tokens)
-        requests = [(self._messages(template, template.map.format(pages=c.pages_label,
-                                                                   text=c.text)), params)
-                    for c in chunks]
-        stops = [_StepCancel(cancel) for _ in chunks]
+        params = self._map_params()
+        requests = [(self._messages(template, self._map_prompt(template, c.pages_label, c.text),
+                                    NOTES_PREFILL), params) for c in chunks]
+        steps = [_StepCancel(cancel) for _ in chunks]
+        stops: list[CancelToken] = list(steps)
         replies = ["" for _ in chunks]
         guards = [_LoopGuard() for _ in chunks]
         done = 0
         tracker.emit("map", f"reading {len(chunks)} chunks, up to "
                             f"{self.settings.parallel_map} at once")
-        for index, item in chat_many(requests, cancel, stops=stops,
-                                     max_parallel=self.settings.parallel_map):
+        engine = cast(BatchedEngine, self.engine)  # declared by Abilities.batched_chat
+        for index, item in engine.chat_many(requests, cancel, stops=stops,
+                                            max_parallel=self.settings.parallel_map):
             if isinstance(item, Usage):
                 usage.add(item)
                 tracker.observe(item)
@@ -219,54 +282,13 @@ class Pipeline:
             replies[index] += item
             observer.token("map", item)
             if guards[index].looping(replies[index]):
-                stops[index].stop()
+                steps[index].stop()
         cancel.check()
-        return [_cited_notes(guards[i].trim(reply), chunk)
-                for i, (reply, chunk) in enumerate(zip(replies, chunks, strict=True))]
+        return replies
 
-    def _final_prompt(self, template: Template, document: Document, material: str,
-                      label: str) -> str:
-        kind = {"contract": "contract", "court_opinion": "court decision",
-                "legislation": "statute or bill"}.get(template.name, "legal document")
-        return template.final.format(
-            material_label=label, kind=kind, title=document.title or document.name,
-            page_count=document.page_count, material=material,
-        )
-
-    def _condense(self, template: Template, notes: list[str], room: int, observer: Observer,
-                  cancel: CancelToken, usage: Usage, tracker: _Tracker) -> str:
-        """Merge notes level by level until they fit the final prompt."""
-        count = self.engine.count_tokens
-        level = notes
-        group_room = self._room(template, template.condense.format(notes=""),
-                                self.settings.condense_tokens)
-        while count("\n".join(level)) > room:
-            groups = _group(level, count, group_room)
-            if len(groups) == len(level) and len(level) > 1 and len(groups) > 1:
-                # Each note alone fills a prompt: pair them anyway so every level shrinks.
-                groups = [level[i:i + 2] for i in range(0, len(level), 2)]
-            tracker.total += len(groups)
-            merged = []
-            for i, group in enumerate(groups):
-                cancel.check()
-                tracker.emit("condense", f"merging notes ({i + 1} of {len(groups)})")
-                reply = self._generate(template, template.condense.format(notes="\n".join(group)),
-                                       self.settings.condense_tokens, "condense", observer,
-                                       cancel, usage, tracker)
-                pages = sorted({p for note in group for p in parse_pages(note)})
-                merged.append(_keep_citations(reply, pages))
-            if len(merged) >= len(level):  # cannot shrink further: cut at the prompt's room
-                return self.engine.split_by_tokens("\n".join(merged), room)[0]
-            level = merged
-        return "\n".join(level)
-
-    def _generate(self, template: Template, prompt: str, max_tokens: int, stage: str,
-                  observer: Observer, cancel: CancelToken, usage: Usage, tracker: _Tracker,
-                  prefill: str = "") -> str:
-        params = dataclasses.replace(self.settings.sampling, max_tokens=max_tokens)
-        messages = self._messages(template, prompt)
-        if prefill:
-            messages.append(Message("assistant", prefill))
+    def _generate(self, messages: list[Message], params: GenerationParams, stage: str,
+                  observer: Observer, cancel: CancelToken, usage: Usage,
+                  tracker: _Tracker) -> str:
         pieces: list[str] = []
         guard = _LoopGuard()
         step = _StepCancel(cancel)
@@ -280,7 +302,53 @@ class Pipeline:
             if guard.looping("".join(pieces)):
                 step.stop()  # the engine ends the stream and still reports its usage
         cancel.check()
-        return guard.trim("".join(pieces))
+        return "".join(pieces)
+
+
+def select_points(grounded: list[ChunkNotes], limit: int) -> list[GroundedPoint]:
+    """Up to `limit` verified points, spread over the document (round robin over the chunks,
+    the model's checked paraphrases before bare quotes and extracts), in page order; a point
+    whose quote repeats one already taken is skipped."""
+    rank = {"model": 0, "quote": 1, "extract": 2}
+    n = len(grounded)
+    order = list(range(n))
+    if n > limit > 1:  # more chunks than points: visit evenly spaced chunks first
+        spread = sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
+        order = spread + [i for i in range(n) if i not in spread]
+    queues = [sorted(grounded[i].points, key=lambda p: rank[p.origin]) for i in order]
+    chosen: list[GroundedPoint] = []
+    seen: list[set[str]] = []
+    while len(chosen) < limit and any(queues):
+        for queue in queues:
+            if not queue or len(chosen) >= limit:
+                continue
+            point = queue.pop(0)
+            words = content_words(point.quote)
+            if any(_repeats(words, other) for other in seen):
+                continue
+            chosen.append(point)
+            seen.append(words)
+    return sorted(chosen, key=lambda p: (p.spans[0].page, p.spans[0].start))
+
+
+def _repeats(a: set[str], b: set[str]) -> bool:
+    """Mostly the same words and the same figures: the same statement (boilerplate that differs
+    in its numbers states different facts)."""
+    figures = {w for w in a if w[:1].isdigit()}, {w for w in b if w[:1].isdigit()}
+    return figures[0] == figures[1] and _jaccard(a, b) >= 0.6
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _dedupe_checks(checks: list[SentenceCheck]) -> list[SentenceCheck]:
+    out: list[SentenceCheck] = []
+    for check in checks:
+        words = content_words(check.sentence)
+        if not any(_jaccard(words, content_words(c.sentence)) >= 0.7 for c in out):
+            out.append(check)
+    return out
 
 
 class _StepCancel(CancelToken):
@@ -347,104 +415,3 @@ class _LoopGuard:
                 continue
             out.append(line)
         return "\n".join(out).strip()
-
-
-def _bullets(text: str) -> list[str]:
-    found = [m.group(1) for line in text.splitlines() if (m := _BULLET.match(line))]
-    if found:
-        return found
-    # No bullet marks: take the sentences.
-    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if len(s.split()) >= 4]
-
-
-def _cited_notes(reply: str, chunk: Chunk) -> str:
-    """One chunk's notes as bullets, each citing pages inside the chunk."""
-    pages = list(range(chunk.first_page, chunk.last_page + 1))
-    return _keep_citations(reply, pages)
-
-
-def _keep_citations(reply: str, pages: list[int]) -> str:
-    lines = []
-    for bullet in _bullets(reply):
-        cited = [p for p in parse_pages(bullet) if p in pages]
-        if cited or not pages:
-            lines.append(f"- {bullet}")
-            continue
-        # The model forgot or invented the page: cite the excerpt's page range.
-        span = pages if len(pages) <= 2 else [pages[0], pages[-1]]
-        lines.append(f"- {strip_citations(bullet)} {format_citation(span)}")
-    return "\n".join(lines)
-
-
-def _group(notes: list[str], count: Callable[[str], int], room: int) -> list[list[str]]:
-    groups: list[list[str]] = [[]]
-    used = 0
-    for note in notes:
-        cost = count(note) + 1
-        if groups[-1] and used + cost > room:
-            groups.append([])
-            used = 0
-        groups[-1].append(note)
-        used += cost
-    return groups
-
-
-_INLINE_KEYPOINTS = re.compile(r"\**\s*key\s+points\s*\**\s*:\s*\**", re.IGNORECASE)
-_INLINE_NUMBER = re.compile(r"(?:^|\s)\d{1,2}[.)]\s+(?=\S)")
-_LEADING_NUMBER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+")
-
-
-def parse_summary(draft: str) -> tuple[str, list[str]]:
-    """Split the model's answer into the overview and the key points."""
-    parts = _INLINE_KEYPOINTS.split(draft, maxsplit=1)
-    head, tail = (parts[0], parts[1]) if len(parts) == 2 else (draft, "")
-    overview_lines: list[str] = []
-    points: list[str] = []
-    in_points = False
-    for line in head.splitlines():
-        bullet = _BULLET.match(line)
-        if bullet:
-            in_points = True
-            points.append(bullet.group(1))
-        elif in_points and line.strip() and points:
-            points[-1] += " " + line.strip()
-        elif not in_points:
-            overview_lines.append(line)
-    if tail.strip():
-        lines = [line for line in tail.splitlines() if line.strip()]
-        if len(lines) == 1 and len(_INLINE_NUMBER.findall(lines[0])) >= 2:
-            # "1. first point 2. second point" on one line
-            lines = [f"- {p.strip()}" for p in _INLINE_NUMBER.split(lines[0]) if p.strip()]
-        for line in lines:
-            bullet = _BULLET.match(line)
-            if bullet or not points:
-                points.append(bullet.group(1) if bullet else line.strip())
-            else:
-                points[-1] += " " + line.strip()
-    cleaned = [_LEADING_NUMBER.sub("", p).strip() for p in points]
-    return " ".join(" ".join(overview_lines).split()), [p for p in cleaned if len(p) > 3]
-
-
-def _clean_overview(text: str) -> str:
-    text = _OVERVIEW_LABEL.sub("", text).strip()
-    kept: list[str] = []
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
-        if sentence.strip() and not any(_similar(sentence, k) for k in kept):
-            kept.append(sentence.strip())
-    return " ".join(kept)
-
-
-def _similar(a: str, b: str, threshold: float = 0.7) -> bool:
-    wa, wb = content_words(a), content_words(b)
-    if not wa or not wb:
-        return a.strip().lower() == b.strip().lower()
-    return len(wa & wb) / len(wa | wb) >= threshold
-
-
-def _dedupe(points: list[KeyPoint]) -> list[KeyPoint]:
-    """Drop repeated points (the same point reworded counts as repeated)."""
-    out: list[KeyPoint] = []
-    for point in points:
-        if len(point.text) > 3 and not any(_similar(point.text, kept.text) for kept in out):
-            out.append(point)
-    return out

@@ -10,7 +10,7 @@ from pathlib import Path
 from lexbrief.errors import UserFacingError
 from lexbrief.paths import data_dir, resource_dir
 
-_FIELDS = ("name", "label", "system", "map", "condense", "final")
+_FIELDS = ("name", "label", "system", "map", "final")
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,6 @@ class Template:
     keywords: tuple[str, ...]
     system: str
     map: str
-    condense: str
     final: str
     source: Path
 
@@ -33,14 +32,14 @@ def _load(path: Path) -> Template:
     missing = [f for f in _FIELDS if not isinstance(raw.get(f), str) or not raw[f].strip()]
     if missing:
         raise UserFacingError(f"template {path.name} lacks {', '.join(missing)}")
-    for field, needed in (("map", "{text}"), ("condense", "{notes}"), ("final", "{material}")):
+    for field, needed in (("map", "{text}"), ("final", "{material}")):
         if needed not in raw[field]:
             raise UserFacingError(f"template {path.name}: '{field}' must contain {needed}")
     return Template(
         name=raw["name"], label=raw["label"],
         keywords=tuple(str(k).lower() for k in raw.get("keywords", [])),
-        system=raw["system"].strip(), map=raw["map"].strip(), condense=raw["condense"].strip(),
-        final=raw["final"].strip(), source=path,
+        system=raw["system"].strip(), map=raw["map"].strip(), final=raw["final"].strip(),
+        source=path,
     )
 
 
@@ -58,15 +57,48 @@ def load_templates() -> dict[str, Template]:
     return templates
 
 
-def detect_template(text: str, templates: dict[str, Template]) -> Template:
-    """The template whose keywords are most frequent in the opening text (per 1,000 words)."""
+# Words of a decided dispute: a short document without them that orders or announces something is
+# a procedural notice, not an opinion (a docketing notice must not be asked for its holding).
+_DECISION = re.compile(
+    r"\b(?:we\s+(?:hold|conclude|affirm|reverse|vacate|agree|disagree)|affirmed|reversed|vacated|"
+    r"remanded|for\s+the\s+(?:foregoing\s+)?reasons|opinion\s+of\s+the\s+court|"
+    r"memorandum\s+(?:opinion|and\s+order)|findings\s+of\s+fact|conclusions?\s+of\s+law|"
+    r"it\s+is\s+(?:so\s+)?held)\b", re.IGNORECASE)
+_PROCEDURAL = re.compile(
+    r"\b(?:notice\s+of|please\s+take\s+notice|docketed|docketing|(?:is|are)\s+due|on\s+or\s+"
+    r"before|no\s+later\s+than|orders\s+the|it\s+is\s+(?:hereby\s+)?ordered|shall\s+file|"
+    r"must\s+file|appearance|scheduling|dear\s+\w+|enclosed\s+(?:please\s+)?find)\b",
+    re.IGNORECASE)
+NOTICE_MAX_PAGES = 5
+
+
+def _scores(text: str, templates: dict[str, Template]) -> dict[str, float]:
     opening = text[:20000].lower()
     words = max(1, len(opening.split()))
-    best, best_score = templates["general"], 0.0
-    for template in templates.values():
-        hits = sum(len(re.findall(r"\b" + re.escape(k), opening)) for k in template.keywords)
-        score = hits * 1000 / words
-        if score > best_score:
-            best, best_score = template, score
+    return {name: sum(len(re.findall(r"\b" + re.escape(k), opening)) for k in t.keywords)
+            * 1000 / words for name, t in templates.items()}
+
+
+def detect_template(text: str, templates: dict[str, Template]) -> Template:
+    """The template whose keywords are most frequent in the opening text (per 1,000 words)."""
+    return detect_kind(text, templates)[0]
+
+
+def detect_kind(text: str, templates: dict[str, Template], page_count: int | None = None
+                ) -> tuple[Template, str]:
+    """The template for this text, and a sentence saying which kind was assumed and why."""
+    pages = page_count if page_count is not None else 1 + len(text.split()) // 600
+    if "notice" in templates and pages <= NOTICE_MAX_PAGES:
+        procedural = {m.group(0).lower() for m in _PROCEDURAL.finditer(text[:20000])}
+        if procedural and not _DECISION.search(text):
+            cues = ", ".join(f"“{c}”" for c in sorted(procedural)[:3])
+            return templates["notice"], (
+                f"Read as a notice or procedural order: a short document with {cues} and no "
+                "decision of a dispute.")
+    scores = {n: v for n, v in _scores(text, templates).items() if n != "notice"}
+    best = max(scores, key=lambda n: scores[n], default="general")
     # A handful of stray legal words is not enough to leave the general template.
-    return best if best_score >= 8 else templates["general"]
+    if scores.get(best, 0.0) < 8:
+        return templates["general"], "Read as a legal document (general): no kind stood out."
+    template = templates[best]
+    return template, f"Read as: {template.label.lower()} (from its wording)."

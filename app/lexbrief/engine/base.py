@@ -29,6 +29,9 @@ class GenerationParams:
     top_k: int = 40
     repeat_penalty: float = 1.15  # small models loop without it
     seed: int = 0
+    # A GBNF grammar the reply must follow (engines with `Abilities.grammar` enforce it while
+    # sampling; the others ignore it, and the caller parses leniently).
+    grammar: str | None = None
 
     def as_dict(self) -> dict[str, float | int]:
         return {
@@ -36,6 +39,18 @@ class GenerationParams:
             "top_p": self.top_p, "top_k": self.top_k, "repeat_penalty": self.repeat_penalty,
             "seed": self.seed,
         }
+
+
+@dataclass(frozen=True)
+class Abilities:
+    """What an engine can do beyond the four required methods, declared rather than guessed.
+
+    batched_chat: it has `chat_many` (several requests decoded together).
+    grammar:      it enforces `GenerationParams.grammar` while sampling (constrained decoding).
+    """
+
+    batched_chat: bool = False
+    grammar: bool = False
 
 
 @dataclass
@@ -106,6 +121,7 @@ class ModelInfo:
 
 class Engine(Protocol):
     info: ModelInfo
+    abilities: Abilities
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model's own tokenizer makes of plain text (no special tokens)."""
@@ -127,4 +143,15 @@ class Engine(Protocol):
         When `cancel` is set the stream stops early and its Usage says "cancelled"; raising is
         the caller's choice.
         """
+        ...
+
+
+class BatchedEngine(Engine, Protocol):
+    """An engine with `Abilities.batched_chat`: several requests decoded together."""
+
+    def chat_many(self, requests: list[tuple[list[Message], GenerationParams]],
+                  cancel: CancelToken, *, stops: list[CancelToken] | None = None,
+                  max_parallel: int = 4) -> Iterator[tuple[int, str | Usage]]:
+        """Yields (request index, text piece or that request's final Usage); `stops[i]` ends
+        request i early."""
         ...

@@ -18,7 +18,14 @@ import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from lexbrief.core.cancel import CancelToken
-from lexbrief.engine.base import GenerationParams, Message, ModelInfo, RawTiming, Usage
+from lexbrief.engine.base import (
+    Abilities,
+    GenerationParams,
+    Message,
+    ModelInfo,
+    RawTiming,
+    Usage,
+)
 from lexbrief.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -59,6 +66,8 @@ def _quiet_native_logs() -> Iterator[None]:
 
 class LlamaCppEngine:
     """A GGUF model loaded once and reused for every request."""
+
+    abilities = Abilities(batched_chat=True, grammar=True)
 
     def __init__(self, model_path: Path | str, *, context_length: int | None = None,
                  threads: int | None = None, gpu_layers: int = 0, batch_size: int = 512,
@@ -524,6 +533,13 @@ class NativeDecoder:
         chain = llama_cpp.llama_sampler_chain_init(
             llama_cpp.llama_sampler_chain_default_params())
         add = llama_cpp.llama_sampler_chain_add
+        if params.grammar:
+            grammar = llama_cpp.llama_sampler_init_grammar(
+                self.vocab, params.grammar.encode("utf-8"), b"root")
+            if not grammar:
+                llama_cpp.llama_sampler_free(chain)
+                raise ValueError("llama.cpp rejected the grammar (GBNF syntax error)")
+            add(chain, grammar)
         if params.repeat_penalty != 1.0:
             add(chain, llama_cpp.llama_sampler_init_penalties(
                 llama_cpp.llama_vocab_n_tokens(self.vocab), 64, params.repeat_penalty, 0.0, 0.0))

@@ -12,15 +12,16 @@ from typing import Any
 
 from lexbrief import __version__
 from lexbrief.core.citations import PageIndex
+from lexbrief.core.facts import KINDS, SourceIndex, faithfulness
 from lexbrief.core.pipeline import PipelineSettings
-from lexbrief.core.templates import Template, detect_template, load_templates
+from lexbrief.core.templates import Template, detect_kind, load_templates
 from lexbrief.engine.base import Engine
 from lexbrief.errors import DocumentError, UserFacingError
 from lexbrief.evaluation.citation_check import check_cited_points, check_raw_points
-from lexbrief.evaluation.faithfulness import KINDS, SourceIndex, faithfulness
 from lexbrief.evaluation.rouge import rouge, tokenize
 from lexbrief.evaluation.strategies import (
     CHARS_PER_PAGE,
+    MODEL_FREE,
     STRATEGIES,
     StrategyRun,
     reference_document,
@@ -90,8 +91,12 @@ def score(run: StrategyRun, reference: Reference, index: PageIndex,
         "prompt_tokens": run.usage.prompt_tokens,
         "completion_tokens": run.usage.completion_tokens,
         "summary": candidate,
-        "points": [{"text": p.text, "pages": list(p.pages), "support": round(p.support, 3)}
-                   for p in run.points],
+        "points": [{"text": p.text, "quote": p.quote, "pages": list(p.pages),
+                    "origin": p.origin} for p in run.points],
+        # Everything the window would show: overview, point texts and their quotes.
+        "faithfulness_shown": faithfulness(
+            "\n".join([run.overview, *(f"{p.text}\n{p.quote}" for p in run.points)]),
+            source).as_dict(),
         "model_points": run.raw_points,
     }
 
@@ -119,6 +124,8 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "rows": len(rows),
         "faithfulness": pooled("faithfulness", "supported", "total"),
         "facts": faith_total,
+        "faithfulness_shown": (pooled("faithfulness_shown", "supported", "total")
+                               if "faithfulness_shown" in rows[0] else None),
         "faithfulness_by_kind": by_kind,
     }
     if "rouge" in rows[0]:  # not on the human summaries' calibration rows
@@ -172,23 +179,28 @@ def evaluate(engine: Engine, references: list[Reference], strategies: list[str],
     rows: list[dict[str, Any]] = []
     for number, ref in enumerate(references, 1):
         document = reference_document(ref.id, ref.text, ref.title, chars_per_page)
-        chosen: Template = (detect_template(document.text, templates) if template == "auto"
-                            else templates[template])
+        chosen: Template = (detect_kind(document.text, templates, document.page_count)[0]
+                            if template == "auto" else templates[template])
         index = PageIndex(document)
         source = SourceIndex(ref.text)
         # The human summary, scored by the same fact checker: how far the checker can be trusted.
         calibration = faithfulness(ref.summary, source).as_dict()
         rows.append({"file": ref.source_file, "id": ref.id, "strategy": "reference",
                      "pages": document.page_count, "faithfulness": calibration})
+        target_words = 0  # the baselines' length: that of the first model strategy's summary
         for name in strategies:
             done = reusable.get((ref.source_file, ref.id, name))
+            if done is not None and not target_words and name not in MODEL_FREE:
+                target_words = done.get("words", 0)
             if done is not None:
                 log(f"[{number}/{len(references)}] {ref.id}: {name} (from the previous run)")
                 rows.append(done)
                 continue
             log(f"[{number}/{len(references)}] {ref.id}: {name} ({document.page_count} pages, "
                 f"template {chosen.name})")
-            run = STRATEGIES[name](engine, document, chosen, settings)
+            run = STRATEGIES[name](engine, document, chosen, settings, target_words)
+            if not target_words and name not in MODEL_FREE:
+                target_words = len(tokenize(run.text))
             rows.append({"file": ref.source_file, "id": ref.id, "strategy": name,
                          "template": chosen.name, "pages": document.page_count,
                          **score(run, ref, index, source)})

@@ -1,15 +1,15 @@
-"""Two ways to summarize with the same model, compared by `lexbrief eval`.
+"""Ways to summarize the same document, compared by `lexbrief eval`.
 
-naive      what a one-shot summarizer does: the document's text, cut to what fits one prompt of
-           the model's context, goes into the final prompt. Whatever does not fit is never read.
-mapreduce  LexBrief's pipeline: every chunk is read (map), notes are merged (condense), then the
-           final prompt gets the notes. The map decodes up to `parallel_map` chunks at once.
+mapreduce  LexBrief's pipeline: every chunk is read (grounded notes), the verified points are
+           selected, the overview is written from them and checked. The map decodes up to
+           `parallel_map` chunks at once.
 sequential the same pipeline with the map one chunk at a time (`parallel_map = 1`): compared
            with mapreduce it shows whether decoding chunks together changes the summaries.
-
-Both use the same engine, template, final prompt, sampling, output parsing and citation check:
-naive *is* the pipeline's one-prompt path, fed a truncated document, so the comparison isolates
-"read everything in chunks" vs "read what fits".
+naive      the same pipeline fed only what fits one prompt of the model's context (a one-shot
+           summarizer's view): "read everything in chunks" vs "read what fits".
+lead       no model: the document's first words, as many as the first model strategy of the
+           row wrote (a classic summarization baseline).
+textrank   no model: the document's most central sentences (TextRank), at the same length.
 """
 
 from __future__ import annotations
@@ -22,9 +22,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lexbrief.core.chunking import chunk_document
-from lexbrief.core.citations import KeyPoint
 from lexbrief.core.document import Document, Page
-from lexbrief.core.pipeline import Pipeline, PipelineSettings, parse_summary
+from lexbrief.core.grounding import (
+    GroundedPoint,
+    SourceText,
+    page_sentences,
+    rank_sentences,
+)
+from lexbrief.core.pipeline import Pipeline, PipelineSettings
 from lexbrief.core.templates import Template
 from lexbrief.engine.base import Engine, Usage
 
@@ -35,8 +40,8 @@ CHARS_PER_PAGE = 3000  # about one printed page of legal text
 class StrategyRun:
     strategy: str
     overview: str
-    points: list[KeyPoint]  # after LexBrief's citation check
-    raw_points: list[str]  # as the model wrote them, with its own citations
+    points: list[GroundedPoint]  # as shown (each with its verified quote)
+    raw_points: list[str]  # the model's own notes (points), before any check
     usage: Usage
     seconds: float
     tokens_total: int  # tokens of the whole document
@@ -95,9 +100,11 @@ def _run(name: str, engine: Engine, pipeline: Pipeline, document: Document, temp
         clear_cache()
     started = time.perf_counter()
     summary = pipeline.run(document, template)
+    raw = [note.point for note in summary.rejected] + [
+        p.text for p in summary.points if p.origin == "model"]
     return StrategyRun(
         strategy=name, overview=summary.overview, points=summary.points,
-        raw_points=parse_summary(summary.draft)[1], usage=summary.usage,
+        raw_points=raw, usage=summary.usage,
         seconds=time.perf_counter() - started, tokens_total=tokens_total,
         tokens_read=engine.count_tokens(document.text), chunks=summary.chunks)
 
@@ -107,8 +114,7 @@ def truncate_to_one_prompt(engine: Engine, document: Document, template: Templat
     """The longest prefix of the document that the pipeline takes in one prompt (pages after the
     cut stay, empty, so the prompt still states the true page count)."""
     pipeline = Pipeline(engine, replace(settings, max_chunk_tokens=engine.info.context_length))
-    room = pipeline._final_room(template, document)  # the same budget the pipeline applies
-    budget = pipeline.chunk_budget(template)
+    budget = room = pipeline.chunk_budget(template)  # the same budget the pipeline applies
     limit = room - 8
     while limit > 64:
         pages: list[Page] = []
@@ -131,27 +137,75 @@ def truncate_to_one_prompt(engine: Engine, document: Document, template: Templat
 
 
 def run_naive(engine: Engine, document: Document, template: Template,
-              settings: PipelineSettings) -> StrategyRun:
+              settings: PipelineSettings, target_words: int = 0) -> StrategyRun:
     tokens_total = engine.count_tokens(document.text)
     cut, pipeline = truncate_to_one_prompt(engine, document, template, settings)
     return _run("naive", engine, pipeline, cut, template, tokens_total)
 
 
 def run_mapreduce(engine: Engine, document: Document, template: Template,
-                  settings: PipelineSettings) -> StrategyRun:
+                  settings: PipelineSettings, target_words: int = 0) -> StrategyRun:
     tokens_total = engine.count_tokens(document.text)
     return _run("mapreduce", engine, Pipeline(engine, settings), document, template,
                 tokens_total)
 
 
 def run_sequential(engine: Engine, document: Document, template: Template,
-                   settings: PipelineSettings) -> StrategyRun:
+                   settings: PipelineSettings, target_words: int = 0) -> StrategyRun:
     tokens_total = engine.count_tokens(document.text)
     one_by_one = replace(settings, parallel_map=1)
     return _run("sequential", engine, Pipeline(engine, one_by_one), document, template,
                 tokens_total)
 
 
-Strategy = Callable[[Engine, Document, Template, PipelineSettings], StrategyRun]
+DEFAULT_BASELINE_WORDS = 150  # baselines' length when no model strategy ran before them
+
+
+def _extractive(name: str, engine: Engine, document: Document, sentences: list[str],
+                pages: list[int], target_words: int) -> StrategyRun:
+    started = time.perf_counter()
+    source = SourceText(document)
+    points: list[GroundedPoint] = []
+    words = 0
+    for text, page in zip(sentences, pages, strict=True):
+        if words >= (target_words or DEFAULT_BASELINE_WORDS):
+            break
+        match = source.find(text, page, min(document.page_count, page + 1), short=True)
+        if match is None:
+            continue
+        points.append(GroundedPoint(match.text, match.text, match.spans, "extract"))
+        words += len(text.split())
+    tokens = engine.count_tokens(document.text)
+    return StrategyRun(strategy=name, overview="", points=points, raw_points=[],
+                       usage=Usage(), seconds=time.perf_counter() - started,
+                       tokens_total=tokens, tokens_read=tokens, chunks=0)
+
+
+def run_lead(engine: Engine, document: Document, template: Template,
+             settings: PipelineSettings, target_words: int = 0) -> StrategyRun:
+    sentences = page_sentences(document, 1, document.page_count)
+    return _extractive("lead", engine, document, [s.text for s in sentences],
+                       [s.page for s in sentences], target_words)
+
+
+def run_textrank(engine: Engine, document: Document, template: Template,
+                 settings: PipelineSettings, target_words: int = 0) -> StrategyRun:
+    sentences = page_sentences(document, 1, document.page_count)
+    target = target_words or DEFAULT_BASELINE_WORDS
+    chosen: list[int] = []
+    words = 0
+    for index in rank_sentences(sentences):
+        if words >= target:
+            break
+        chosen.append(index)
+        words += len(sentences[index].text.split())
+    picked = [sentences[i] for i in sorted(chosen)]
+    return _extractive("textrank", engine, document, [s.text for s in picked],
+                       [s.page for s in picked], target + 10_000)
+
+
+Strategy = Callable[[Engine, Document, Template, PipelineSettings, int], StrategyRun]
 STRATEGIES: dict[str, Strategy] = {"naive": run_naive, "mapreduce": run_mapreduce,
-                                   "sequential": run_sequential}
+                                   "sequential": run_sequential, "lead": run_lead,
+                                   "textrank": run_textrank}
+MODEL_FREE = frozenset({"lead", "textrank"})

@@ -10,7 +10,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ class StoredSummary:
     generation_seconds: float
     wall_seconds: float
     created: str
+    # abstract, rejected notes, overview sentence checks, kind assumed ({} before migration 4)
+    grounding: dict[str, Any] = field(default_factory=dict)
 
 
 def _now() -> str:
@@ -131,6 +133,7 @@ class Store:
                     "parameters": json.dumps(summary["parameters"], sort_keys=True),
                     "citations": json.dumps(summary["citations"]),
                     "coverage": json.dumps(summary["coverage"], sort_keys=True),
+                    "grounding": json.dumps(summary.get("grounding", {}), sort_keys=True),
                     "created": _now(),
                 }
                 columns = ", ".join(row)
@@ -231,5 +234,5 @@ def _row(row: dict[str, Any]) -> StoredSummary:
         prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
         load_seconds=row["load_seconds"], prompt_seconds=row["prompt_seconds"],
         generation_seconds=row["generation_seconds"], wall_seconds=row["wall_seconds"],
-        created=row["created"],
+        created=row["created"], grounding=json.loads(row.get("grounding") or "{}"),
     )

@@ -122,3 +122,11 @@ def m003_run_records(db: sqlite_utils.Database) -> None:
             cost TEXT
         )""")
     db.execute("CREATE INDEX run_records_created ON run_records(created)")
+
+
+@migration
+def m004_grounded_summaries(db: sqlite_utils.Database) -> None:
+    # What backs a grounded summary, for audit: the abstract (field -> value, quote, page), the
+    # model's notes that were not shown and why, the overview's sentence checks, and which kind
+    # of document was assumed. `citations` holds the shown key points with their quotes.
+    db.execute("ALTER TABLE summaries ADD COLUMN grounding TEXT NOT NULL DEFAULT '{}'")

@@ -123,10 +123,9 @@ class _TimedEngine:
         self._engine = engine
         self._monitor = monitor
         self.info: ModelInfo = engine.info
-        if hasattr(engine, "chat_many"):  # keep the parallel map available through the wrapper
-            self.chat_many = self._chat_many
+        self.abilities = engine.abilities  # the wrapper can do what the engine can
 
-    def _chat_many(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str | Usage]]:
+    def chat_many(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str | Usage]]:
         for index, item in self._engine.chat_many(*args, **kwargs):  # type: ignore[attr-defined]
             if isinstance(item, str) and item and self._monitor.first_token_at is None:
                 self._monitor.first_token_at = time.perf_counter()

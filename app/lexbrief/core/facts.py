@@ -1,4 +1,7 @@
-"""Faithfulness: do the checkable facts of a summary occur in its source?
+"""Checkable facts, and whether a text's facts occur in its source (faithfulness).
+
+Used twice: the pipeline checks every sentence it shows (lexbrief.core.grounding), and
+`lexbrief eval` scores whole summaries the same way.
 
 Checkable facts are what a reader acts on and a small model likes to invent: amounts, dates,
 section references, other numbers, and party names. Each is extracted from the summary with
@@ -191,6 +194,7 @@ def _normal_name(text: str) -> str:
 
 
 def _clean_name(span: str) -> str:
+    span = re.sub(r"['’]s?$", "", span.strip())  # "Calvary Chapel's" names Calvary Chapel
     words = span.split()
     # Drop leading words that are only capitalised because they open a sentence or a role.
     while words and words[0].lower().strip(".,") in _NOT_NAMES:
