@@ -138,8 +138,32 @@ def _date_in(text: str, match: re.Match[str]) -> str | None:
     return found.group(0) if found else None
 
 
+def _date_near(text: str, match: re.Match[str]) -> str | None:
+    """The date next to the words that name it: "on November 28, 2018 (the “Effective Date”)"
+    or "effective as of March 1, 2020"."""
+    after = DATE.search(text[match.end():match.end() + 40])
+    if after:
+        return after.group(0)
+    before = list(DATE.finditer(text[max(0, match.start() - 45):match.start()]))
+    return before[-1].group(0) if before else None
+
+
 def _date_or_duration(text: str, match: re.Match[str]) -> str | None:
     found = DATE.search(text) or DURATION.search(text)
+    return found.group(0) if found else text
+
+
+def _term(text: str, match: re.Match[str]) -> str | None:
+    """A term must say how long: a date or a duration (else it is not the term clause)."""
+    found = DATE.search(text, match.start()) or DURATION.search(text, match.start())
+    return found.group(0) if found else None
+
+
+def _renewal_notice(text: str, match: re.Match[str]) -> str | None:
+    if not re.search(r"renew|extend|extension", text, re.I) or re.search(
+            r"\binsur(?:ance|ed|er)\b|\bpolic(?:y|ies)\b", text, re.I):
+        return None  # notice about the end of something else (an insurance policy, a report)
+    found = DURATION.search(text)
     return found.group(0) if found else text
 
 
@@ -149,10 +173,14 @@ def _duration_in(text: str, match: re.Match[str]) -> str | None:
 
 
 def _law(text: str, match: re.Match[str]) -> str | None:
-    found = re.search(r"laws?\s+of\s+(?:the\s+)?((?:State|Commonwealth|Province|Republic)\s+of\s+"
-                      r"[A-Z][A-Za-z]+(?:\s+[A-Z][a-z]+)?|[A-Z][A-Za-z]+(?:\s+[A-Z][a-z]+)?)",
-                      text[match.start():])
+    found = re.search(r"(?i:laws?\s+of\s+(?:the\s+)?)((?i:(?:State|Commonwealth|Province|Republic)"
+                      r"\s+of\s+)?[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?)", text[match.start():])
     return found.group(1) if found else None
+
+
+def _judges(text: str, match: re.Match[str]) -> str | None:
+    panel = re.search(r"\bBefore\b:?\s*(.{3,250}\bJudges?)\b", text)
+    return panel.group(1) if panel else match.group(0)
 
 
 def _money(text: str, match: re.Match[str]) -> str | None:
@@ -164,13 +192,17 @@ def _document_name(document: Document, sentences: list[_Sentence]
                    ) -> tuple[str, _Sentence] | None:
     if not document.pages:
         return None
-    for raw in document.pages[0].text.splitlines()[:40]:
-        line = " ".join(raw.split())
+    lines = [" ".join(raw.split()) for raw in document.pages[0].text.splitlines()[:40]]
+    for line in lines:
         letters = [c for c in line if c.isalpha()]
         if (8 <= len(line) <= 90 and len(letters) >= 8 and sum(c.isupper() for c in letters)
                 >= 0.8 * len(letters) and re.search(r"AGREEMENT|CONTRACT|LICEN[CS]E|LEASE|"
                                                    r"AMENDMENT|ADDENDUM|TERMS|MEMORANDUM",
                                                    line)):
+            return line, _Sentence(line, 1)
+    for line in lines[:15]:  # "Outsourcing Agreement" on a line of its own
+        if re.fullmatch(r"(?:[A-Z][a-z]+\s+){0,6}(?:Agreement|Contract|Lease|License|Licence)",
+                        line):
             return line, _Sentence(line, 1)
     return None
 
@@ -193,7 +225,41 @@ def _parties(document: Document, sentences: list[_Sentence]) -> tuple[str, _Sent
             if defined:
                 value += f" (defined as {', '.join(dict.fromkeys(defined))})"
             return value, sentence
+    for sentence in sentences:  # no "between": the opening sentence that defines its parties
+        if sentence.page > 1:
+            break
+        names = [" ".join(m.group(0).split()).strip(" ,") for m in _ORG.finditer(sentence.text)]
+        terms = [t for t in _DEFINED.findall(sentence.text)
+                 if t.lower() not in {"agreement", "effective date"}]
+        parties = list(dict.fromkeys(n for n in names if len(n) > 3))
+        if parties and len(terms) >= 2:
+            return f"{'; '.join(parties)} (defined as {', '.join(dict.fromkeys(terms))})", \
+                sentence
     return None
+
+
+def _dated_line(document: Document, sentences: list[_Sentence]
+                ) -> tuple[str, _Sentence] | None:
+    """A date alone on one of the first lines ("January 18, 2020", or "Date" then the date)."""
+    if not document.pages:
+        return None
+    for raw in document.pages[0].text.splitlines()[:20]:
+        line = " ".join(raw.split())
+        found = DATE.fullmatch(line)
+        if found:
+            return found.group(0), _Sentence(line, 1)
+    return None
+
+
+def _either(*finders: Finder) -> Finder:
+    def find(document: Document, sentences: list[_Sentence]) -> tuple[str, _Sentence] | None:
+        for finder in finders:
+            found = finder(document, sentences)
+            if found is not None:
+                return found
+        return None
+
+    return find
 
 
 def _caption_line(pattern: str) -> Finder:
@@ -231,11 +297,9 @@ def _case_name(document: Document, sentences: list[_Sentence]) -> tuple[str, _Se
     if not document.pages:
         return None
     text = " ".join(document.pages[0].text.split())
-    match = re.search(r"([A-Z][A-Z0-9&.,'’ -]{2,80}?),?\s+(?:et al\.,?\s+)?(?:Plaintiffs?|"
-                      r"Petitioners?|Appellants?)?[-, A-Za-z]*\s+v\.\s+"
-                      r"([A-Z][A-Z0-9&.,'’ -]{2,80}?)"
-                      r"(?:,|\s+(?:Defendants?|Respondents?|Appellees?))",
-                      text)
+    match = re.search(r"([A-Z][A-Z0-9&.,'’ -]{2,80}?),\s+(?:et\s+al\.,?\s+)?(?:Plaintiffs?|"
+                      r"Petitioners?|Appellants?|Appellees?)[-,\sA-Za-z]*?\s+v\.\s+"
+                      r"([A-Z][A-Z0-9&.'’ -]{2,80}?),", text)
     if not match:
         match = re.search(r"([A-Z][\w.&'’-]*(?:\s+[A-Z][\w.&'’-]*){0,5})\s+v\.\s+"
                           r"([A-Z][\w.&'’-]*(?:\s+[A-Z][\w.&'’-]*){0,5})", text)
@@ -250,16 +314,17 @@ FIELDS: dict[str, list[tuple[str, str, Finder]]] = {
     "contract": [
         ("document_name", "Document name", _document_name),
         ("parties", "Parties", _parties),
-        ("agreement_date", "Agreement date", _first(
+        ("agreement_date", "Agreement date", _either(_first(
             r"\b(?:dated|made|entered\s+into|executed)\b[^.]{0,60}?(?:as\s+of|on|this)\b",
-            _date_in, "first")),
+            _date_in, "first"), _dated_line)),
         ("effective_date", "Effective date", _first(
             r"[\"“]Effective\s+Date[\"”]|\beffective\s+(?:as\s+of|on)\b|shall\s+become\s+"
-            r"effective", _date_in, "first")),
+            r"effective", _date_near, "first")),
         ("expiration", "Expiration / term", _first(
-            r"\b(?:shall\s+expire|expire[sd]?\s+on|initial\s+term|term\s+of\s+this\s+"
-            r"(?:agreement|contract)|shall\s+(?:continue|remain)\s+in\s+(?:full\s+)?"
-            r"(?:force|effect))\b", _date_or_duration)),
+            r"\b(?:shall\s+expire|will\s+expire|expire[sd]?\s+on|initial\s+term|term\s+of\s+"
+            r"this\s+(?:agreement|contract)\s+(?:shall|will|is)|(?:shall|will)\s+(?:continue|"
+            r"remain)\s+(?:in\s+(?:full\s+)?(?:force|effect)\s+)?(?:until|for)|(?:shall|will)\s+"
+            r"terminate\s+on)\b", _term)),
         ("renewal", "Renewal", _first(
             r"\b(?:automatically\s+(?:renew|extend)|auto-renew|renewal\s+term|successive\s+"
             r"(?:\w+\s+){0,3}(?:periods?|terms?)|shall\s+be\s+renewed|renew(?:ed)?\s+for)",
@@ -267,10 +332,9 @@ FIELDS: dict[str, list[tuple[str, str, Finder]]] = {
         ("notice_to_terminate_renewal", "Notice to terminate renewal", _first(
             r"\b(?:notice|notif\w+)\b[^.]{0,150}\b(?:prior\s+to|before|in\s+advance\s+of|"
             r"preceding)\b[^.]{0,80}\b(?:expiration|end|renewal|term)\b"
-            r"|\bnot\s+to\s+renew\b|\bnon-?renewal\b", _duration_in)),
+            r"|\bnot\s+to\s+renew\b|\bnon-?renewal\b", _renewal_notice)),
         ("governing_law", "Governing law", _first(
-            r"\b(?:governed\s+by|construed\s+(?:and\s+enforced\s+)?(?:in\s+accordance\s+with|"
-            r"under))\b[^.]{0,80}\blaws?\s+of\b", _law)),
+            r"\b(?:governed|construed)\b[^.]{0,200}\blaws?\s+of\b", _law)),
         ("payment", "Payment", _first(
             r"\b(?:shall|will|agrees?\s+to)\s+pay\b|\bfees?\b[^.]{0,60}\$|\bpayable\b",
             _money)),
@@ -297,7 +361,7 @@ FIELDS: dict[str, list[tuple[str, str, Finder]]] = {
             r"\b(?:decided|filed|entered|dated|issued)\b:?", _date_in, "first")),
         ("judges", "Judges", _first(
             r"\bBefore\b[^.]{0,250}?\bJudges?\b|\b(?:Circuit|District|Chief)\s+Judges?\b",
-            where="first")),
+            _judges, where="first")),
         ("procedural_posture", "Procedural posture", _first(
             r"\b(?:appeals?\s+from|on\s+appeal\s+from|petition\s+for\s+review|motion\s+for|"
             r"denied|granted)\b[^.]{0,120}\b(?:order|judgment|motion|decision|court)\b")),

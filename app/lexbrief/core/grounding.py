@@ -33,6 +33,7 @@ QUOTE_SCORE = 90.0  # rapidfuzz partial alignment score a quote must reach (0-10
 MIN_QUOTE_CHARS = 20
 MIN_QUOTE_WORDS = 4
 POINT_WORD_SUPPORT = 0.6  # share of a paraphrase's content words its quote must hold
+MAX_UNKNOWN_WORDS = 3  # an overview sentence with this many words the document lacks is removed
 
 _TRANSLATE = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
@@ -229,7 +230,7 @@ def _sentence_end(text: str, at: int) -> int:
     found = _SENTENCE_BREAK.search(text, at, min(len(text), at + SENTENCE_REACH))
     if found:
         return found.start() + 1 if text[found.start()] in ".!?;:" else found.start()
-    return len(text) if len(text) - at <= SENTENCE_REACH else at
+    return at  # the sentence runs on past the page (or far): not into its footer
 
 
 def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -272,7 +273,8 @@ def check_point(point: str, quote: str) -> PointCheck:
     missing = tuple(f.text for f in extract_facts(point) if not index.supports(f))
     words = _stems(point)
     support = len(words & _stems(quote)) / len(words) if words else 0.0
-    wordy = sum(not w[:1].isdigit() for w in words) >= 2  # "Page 1." says nothing
+    # "Page 1." or ".12-re-opening plan" says nothing a reader can check
+    wordy = sum(not w[:1].isdigit() for w in words) >= 3 and len(point.split()) >= 4
     ok = not missing and wordy and support >= POINT_WORD_SUPPORT
     return PointCheck(ok, missing, round(support, 3))
 
@@ -304,13 +306,17 @@ class SentenceCheck:
 
 def check_sentence(sentence: str, source: SourceText) -> SentenceCheck:
     """Every number, date, amount, section reference and name must occur in the source (else the
-    sentence is removed); a content word the source never uses marks it."""
+    sentence is removed); a content word the source never uses marks it, and three remove it, as
+    does a sentence the model did not finish."""
     missing = tuple(f.text for f in extract_facts(sentence) if not source.facts.supports(f))
     if missing:
         return SentenceCheck(sentence, "removed", missing_facts=missing)
     unknown = tuple(sorted(w for w in content_words(sentence)
                            if not w[:1].isdigit() and stem(w) not in source.stems
                            and stem(w) not in _SUMMARY_WORDS))
+    if len(unknown) >= MAX_UNKNOWN_WORDS or not sentence.rstrip().endswith((".", "!", "?")):
+        # more of the model's own story than the document's, or cut off mid-sentence
+        return SentenceCheck(sentence, "removed", unknown_words=unknown)
     return SentenceCheck(sentence, "marked" if unknown else "kept", unknown_words=unknown)
 
 
