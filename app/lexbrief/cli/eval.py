@@ -23,13 +23,17 @@ def register(subparsers: Any) -> None:
                     "ratio, faithfulness of numbers, dates, amounts, section references and "
                     "party names, and citation validity. Texts are cut into synthetic pages of "
                     "--chars-per-page characters so that citations can be checked.")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
+    p.add_argument("files", nargs="*", type=Path, metavar="FILE.jsonl")
+    p.add_argument("--fields", type=Path, metavar="DIR",
+                   help="score the contract abstract against CUAD-style labels "
+                        "(DIR/labels.json and the contracts it names); no model needed")
     p.add_argument("-m", "--model", help="GGUF model file (default: the active or starter model)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N rows of each file")
-    p.add_argument("--strategies", default="naive,mapreduce",
-                   help="comma-separated: naive (one truncated prompt), mapreduce (LexBrief's "
-                        "pipeline), sequential (the pipeline with its map one chunk at a "
-                        "time); default %(default)s")
+    p.add_argument("--strategies", default="mapreduce,lead,textrank",
+                   help="comma-separated: mapreduce (LexBrief's pipeline), sequential (its map "
+                        "one chunk at a time), naive (only what fits one prompt), lead and "
+                        "textrank (baselines without a model, at the length of the first model "
+                        "strategy's summary); default %(default)s")
     p.add_argument("-t", "--template", default="auto",
                    help="auto (default, as the app chooses), or a template name")
     p.add_argument("--chars-per-page", type=int, default=3000,
@@ -53,6 +57,18 @@ def run(args: argparse.Namespace) -> int:
     from lexbrief.service import llama_engine
     from lexbrief.settings import load_settings
 
+    if args.fields is not None:
+        from lexbrief.evaluation.fields import evaluate_fields, fields_table
+
+        fields = evaluate_fields(args.fields)
+        if args.json:
+            args.json.write_text(json.dumps(fields, indent=2, ensure_ascii=False) + "\n",
+                                 encoding="utf-8")
+        sys.stdout.write(fields_table(fields))
+        if not args.files:
+            return 0
+    if not args.files:
+        raise UsageError("give reference FILE.jsonl files, or --fields DIR")
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
     if args.chars_per_page < 200:
@@ -68,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
         cap = max(8, args.max_new_tokens)
         settings = PipelineSettings(
             max_chunk_tokens=settings.max_chunk_tokens, map_tokens=min(cap, settings.map_tokens),
-            condense_tokens=min(cap, settings.condense_tokens),
             final_tokens=min(cap, settings.final_tokens))
     if args.resume and not args.json:
         raise UsageError("--resume needs --json FILE")

@@ -178,6 +178,20 @@ def _law(text: str, match: re.Match[str]) -> str | None:
     return found.group(1) if found else None
 
 
+def _effect(text: str, match: re.Match[str]) -> str | None:
+    phrase = re.search(r"\b(?:takes?\s+effect|shall\s+take\s+effect|on\s+or\s+after|"
+                       r"effective\s+(?:on|as\s+of))\s+[^.;]{3,160}", text, re.I)
+    if phrase:
+        return phrase.group(0)
+    found = DATE.search(text, match.start())
+    return found.group(0) if found else None
+
+
+def _cited_as(text: str, match: re.Match[str]) -> str | None:
+    name = re.search(r"cited\s+as\s+(?:the\s+)?[\"“']?([^\"”'.]{4,150})", text, re.I)
+    return name.group(1).strip() if name else text
+
+
 def _judges(text: str, match: re.Match[str]) -> str | None:
     panel = re.search(r"\bBefore\b:?\s*(.{3,250}\bJudges?)\b", text)
     return panel.group(1) if panel else match.group(0)
@@ -377,7 +391,7 @@ FIELDS: dict[str, list[tuple[str, str, Finder]]] = {
     ],
     "legislation": [
         ("title", "Title", _first(
-            r"\bmay\s+be\s+cited\s+as\b|\bshort\s+title\b|^An?\s+(?:Act|Bill)\b")),
+            r"\bmay\s+be\s+cited\s+as\b|\bshort\s+title\b|^An?\s+(?:Act|Bill)\b", _cited_as)),
         ("purpose", "Purpose", _first(
             r"\b(?:the\s+purposes?\s+of\s+this|it\s+is\s+the\s+purpose|^To\s+(?:amend|provide|"
             r"establish|require|authorize|prohibit))\b")),
@@ -392,8 +406,8 @@ FIELDS: dict[str, list[tuple[str, str, Finder]]] = {
             r"\b(?:civil\s+penalty|criminal\s+penalty|shall\s+be\s+fined|imprison\w*|penalt(?:y|"
             r"ies)\s+of|fine\s+of)\b")),
         ("effective_date", "Effective date", _first(
-            r"\b(?:shall\s+take\s+effect|takes?\s+effect|effective\s+date|shall\s+apply\s+to)\b",
-            _date_or_duration)),
+            r"\b(?:shall\s+take\s+effect|takes?\s+effect|appl(?:y|ies)\s+to\b[^.]{0,120}"
+            r"\bon\s+or\s+after)\b", _effect)),
     ],
     "notice": [
         ("document_type", "Document", _caption_line(

@@ -317,10 +317,13 @@ class SourceIndex:
         if len(parts) < 3:
             return False
         year, month, day = (int(p) for p in parts)
-        names = [n for n, m in _MONTHS.items() if m == month]
-        near = re.compile(rf"\b{day}(?:st|nd|rd|th)?\b[^\n]{{0,12}}\b(?:{'|'.join(names)})\b"
-                          rf"|\b(?:{'|'.join(names)})\b[^\n]{{0,6}}\b{day}\b", re.I)
-        return str(year) in self.text and bool(near.search(self.text))
+        # "May" the month, not "may" the verb: month names as a date writes them
+        names = [form for n, m in _MONTHS.items() if m == month
+                 for form in (n.capitalize(), n.upper(), *([n] if n != "may" else []))]
+        month_names = "|".join(names)
+        near = re.compile(rf"(?:\b{day}(?:st|nd|rd|th)?\b[^\n]{{0,12}}\b(?:{month_names})\b"
+                          rf"|\b(?:{month_names})\b[^\n]{{0,6}}\b{day}\b)[^\n]{{0,16}}\b{year}\b")
+        return bool(near.search(self.text))
 
 
 def faithfulness(summary: str, source: str | SourceIndex) -> Faithfulness:

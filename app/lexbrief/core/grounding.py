@@ -212,7 +212,7 @@ class SourceText:
         return QuoteMatch(text=_join_hyphenation(words), spans=tuple(spans), score=score)
 
 
-_SENTENCE_BREAK = re.compile(r"[.!?;:][\"'”’)\]]*\s|\n\s*\n")
+_SENTENCE_BREAK = re.compile(r"[.!?;:][\"'”’)\]]*(?:\s|$)|\n\s*\n")
 SENTENCE_REACH = 400  # characters a quote is widened by, at most, to reach its sentence's ends
 
 

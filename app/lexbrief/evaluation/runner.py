@@ -228,7 +228,8 @@ def table(result: dict[str, Any]) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}"
 
     header = (f"{'file':30}{'strategy':11}{'rows':>5}{'R-1':>7}{'R-2':>7}{'R-L':>7}"
-              f"{'len':>6}{'faith':>7}{'facts':>6}{'cite':>7}{'cite*':>7}{'read':>6}{'sec':>8}")
+              f"{'len':>6}{'faith':>7}{'shown':>7}{'facts':>6}{'cite*':>7}{'read':>6}"
+              f"{'sec':>8}")
     lines = [f"LexBrief {result['lexbrief']} eval · {result['model']['name']} · "
              f"ctx {result['model']['context_length']} · {result['date']}", header]
     for file, by_strategy in result["summary"].items():
@@ -239,14 +240,15 @@ def table(result: dict[str, Any]) -> str:
                 f"{file[:29]:30}{name:11}{agg['rows']:>5}{num(agg.get('rouge1_f1')):>7}"
                 f"{num(agg.get('rouge2_f1')):>7}{num(agg.get('rougeL_f1')):>7}"
                 f"{num(agg.get('length_ratio'), 2):>6}{num(agg['faithfulness']):>7}"
-                f"{agg['facts']:>6}{num(agg.get('citations_model_valid')):>7}"
+                f"{num(agg.get('faithfulness_shown')):>7}{agg['facts']:>6}"
                 f"{num(agg.get('citations_checked_valid')):>7}{num(agg.get('read_share'), 2):>6}"
                 f"{num(agg.get('seconds'), 1):>8}")
     lines += [
         "R-1/R-2/R-L: ROUGE F1 vs the human summary · len: words vs the human summary · faith: "
         "share of numbers, dates, amounts, section refs and party names found in the source "
-        "(the 'reference' row scores the human summary: the checker's ceiling) · cite: the "
-        "model's own page citations that the cited page supports · cite*: after LexBrief's "
-        "citation check · read: share of the document's tokens the model read",
+        "(the 'reference' row scores the human summary: the checker's ceiling) · shown: the "
+        "same over everything the window shows (overview, key points and their quotes) · "
+        "cite*: shown citations whose page supports the point · read: share of the "
+        "document's tokens the model read",
     ]
     return "\n".join(lines) + "\n"
