@@ -51,7 +51,7 @@ def test_normalization_maps_back_to_the_original_offsets() -> None:
     assert text[where[start]:where[start + len("agreement") - 1] + 1] == "agree-\nment"
 
 
-# -- the quote matcher ------------------------------------------------------------------------------
+# -- the quote matcher ----------------------------------------------------------------------
 
 def test_a_quote_with_curly_quotes_ligatures_and_hyphenation_is_found_on_its_page() -> None:
     doc = _doc("Nothing here but a preamble about nothing.",

@@ -38,8 +38,24 @@ def _drop(window: MainWindow, *paths: Path) -> None:
 
 def test_citations_render_as_links() -> None:
     html = render_summary_html("## Key points\n\n- Rent is due [p. 4]\n- Term [pp. 2, 5]")
-    assert '<a href="page:4"' in html and '<a href="page:2"' in html
+    assert '<a href="page:4?point=0"' in html and '<a href="page:2?point=1"' in html
     assert "<li>" in html and "<h2>Key points</h2>" in html
+
+
+def test_quotes_marks_and_the_abstract_render() -> None:
+    html = render_summary_html(
+        "*Read as: contract (from its wording).*\n\n## Overview\n\nA lease. Rent rises "
+        "[unverified wording: escalator]\n\n## Key points\n\n- Rent is $5 [p. 2]\n"
+        "  > “Rent is $5 a month.”\n- “Term is one year.” [p. 3]\n\n## Abstract\n\n"
+        "| Field | Value | Page |\n|---|---|---|\n| Parties | A; B | 1 |\n"
+        "| Governing law | not found |  |")
+    assert "<i>Read as: contract (from its wording).</i>" in html
+    assert "<blockquote" in html and "“Rent is $5 a month.”" in html
+    assert "⚠ unverified wording (escalator)" in html
+    assert '<a href="page:3?point=1"' in html  # the quote's own point
+    assert "<table" in html and '<a href="page:1?field=0">1</a>' in html
+    assert "<i style='color:gray'>not found</i>" in html
+    assert "|---|" not in html
 
 
 def test_history_search_finds_a_stored_summary(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -74,10 +90,19 @@ def test_drop_a_pdf_streams_a_summary_that_is_stored(window: MainWindow, qtbot, 
     assert Store().get(outcome.summary_id).document_name == "court-order-ca7.pdf"
     html = window.summary.toHtml()
     assert "Key points" in html and "page:1" in html
-    # clicking a citation opens the source at that page
-    window.summary.page_clicked.emit(1)
-    assert window._source is not None and window._source.isVisible()
-    assert "Seventh Circuit" in window._source.text.toPlainText()
+    # clicking a key point's citation opens the printed page beside the summary (not over
+    # it), with the point's quote boxed where it is printed
+    point = outcome.summary.points[0]
+    window.summary.page_clicked.emit(1, 0, -1)
+    source = window._source
+    assert source is not None and source.isVisible() and source.showing_image
+    assert source.parent() is window.summary_split
+    assert source.spans == list(point.spans) and source.boxes
+    # the text view marks exactly the quote's characters
+    source.mode.setChecked(True)
+    assert not source.showing_image
+    assert "Seventh Circuit" in source.text.toPlainText()
+    assert point.quote.split()[0] in source.text.toHtml()
     print(f"\nlongest event-loop stall during the summary: {stall.max_stall_ms:.1f} ms "
           f"over {stall.samples} ticks")
     # the stored row arrives from a background read; then the window can export it

@@ -35,17 +35,40 @@ def as_text(summary: StoredSummary) -> str:
 
 
 def write_docx(summary: StoredSummary, path: Path) -> None:
+    """The summary as a Word file: headings, key points with their quotes, the abstract as a
+    table."""
     import docx
 
     document = docx.Document()
     document.add_heading(f"Summary of {summary.document_name}", level=1)
     for line in header_lines(summary):
         document.add_paragraph(line).runs[0].italic = True
-    for line in summary.text.strip().splitlines():
+    table_rows: list[list[str]] = []
+    for line in [*summary.text.strip().splitlines(), ""]:
+        if line.startswith("|"):
+            cells = [c.strip().replace("\\|", "|") for c in
+                     re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+            if not all(set(c) <= {"-"} for c in cells):  # skip the |---| rule
+                table_rows.append(cells)
+            continue
+        if table_rows:
+            table = document.add_table(rows=len(table_rows), cols=len(table_rows[0]))
+            table.style = "Table Grid"
+            for r, cells in enumerate(table_rows):
+                for c, cell in enumerate(cells[:len(table_rows[0])]):
+                    table.cell(r, c).text = cell
+                    if r == 0:
+                        table.cell(r, c).paragraphs[0].runs[0].bold = True
+            table_rows = []
         if line.startswith("## "):
             document.add_heading(line[3:], level=2)
         elif line.startswith("- "):
             document.add_paragraph(line[2:], style="List Bullet")
+        elif line.lstrip().startswith("> "):
+            quote = document.add_paragraph(line.lstrip()[2:], style="Quote")
+            quote.paragraph_format.left_indent = docx.shared.Cm(1)
+        elif line.startswith("*") and line.endswith("*") and len(line) > 2:
+            document.add_paragraph(line.strip("*")).runs[0].italic = True
         elif line.strip():
             document.add_paragraph(line)
     document.save(str(path))

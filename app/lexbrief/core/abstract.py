@@ -57,7 +57,8 @@ class FieldValue:
         if self.value is None:
             return None
         return {"value": self.value, "quote": self.quote, "page": self.page,
-                "pages": list(dict.fromkeys(s.page for s in self.spans))}
+                "pages": list(dict.fromkeys(s.page for s in self.spans)),
+                "spans": [{"page": s.page, "start": s.start, "end": s.end} for s in self.spans]}
 
 
 @dataclass(frozen=True)

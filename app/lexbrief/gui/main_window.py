@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from lexbrief.core.document import Document
+from lexbrief.core.grounding import Span
 from lexbrief.core.pipeline import Progress
 from lexbrief.core.templates import load_templates
 from lexbrief.engine.base import ModelInfo
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.shown_job: int | None = None
         self.shown_document: Document | None = None
         self.shown_summary: StoredSummary | None = None
+        self.shown_outcome: Any = None  # the live Outcome shown (its points carry their spans)
         self._source: SourceView | None = None
 
         self.queue = QueueView()
@@ -86,7 +88,11 @@ class MainWindow(QMainWindow):
         self.summary = SummaryView()
         self.history = HistoryView()
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.summary, "Summary")
+        # The source opens beside the summary, never over it.
+        self.summary_split = QSplitter()
+        self.summary_split.addWidget(self.summary)
+        self.summary_split.setChildrenCollapsible(False)
+        self.tabs.addTab(self.summary_split, "Summary")
         self.tabs.addTab(self.history, "History")
         self.models = ModelsView()
         self.tabs.addTab(self.models, "Models")
@@ -304,7 +310,7 @@ class MainWindow(QMainWindow):
     def _show_job(self, job_id: int) -> None:
         self.shown_job = job_id
         job = self.jobs[job_id]
-        self.tabs.setCurrentWidget(self.summary)
+        self.tabs.setCurrentWidget(self.summary_split)
         state = self.queue.job_state(job_id)
         if job["outcome"] is not None:
             self._show_outcome(job_id)
@@ -320,6 +326,7 @@ class MainWindow(QMainWindow):
         outcome = self.jobs[job_id]["outcome"]
         s = outcome.summary
         self.shown_document = s.document
+        self.shown_outcome = outcome
         self.shown_summary = None
         self.summary.show_final(s.document.name, s.text, _footer(outcome))
         run_in_background(lambda: _get(outcome.summary_id), self._remember_stored)
@@ -331,8 +338,9 @@ class MainWindow(QMainWindow):
         self.shown_job = None
         self.queue.clearSelection()
         self.shown_summary = stored
+        self.shown_outcome = None
         self.shown_document = None
-        self.tabs.setCurrentWidget(self.summary)
+        self.tabs.setCurrentWidget(self.summary_split)
         cov = stored.coverage
         self.summary.show_final(
             stored.document_name, stored.text,
@@ -340,10 +348,12 @@ class MainWindow(QMainWindow):
             f"{stored.model_name} · {cov.get('pages_read')}/{cov.get('pages_total')} pages, "
             f"{cov.get('tokens_dropped')} tokens dropped")
 
-    def open_page(self, page: int) -> None:
-        point = self._point_citing(page)
+    def open_page(self, page: int, point: int = -1, field: int = -1) -> None:
+        """A citation was clicked: the page, with the quote of key point `point` (or of the
+        abstract's field `field`) marked on it."""
+        spans = self._spans_for(point, field)
         if self.shown_document is not None:
-            self._open_source(self.shown_document, page, point)
+            self._open_source(self.shown_document, page, spans)
             return
         stored = self.shown_summary
         if stored is None:
@@ -356,23 +366,41 @@ class MainWindow(QMainWindow):
 
         def opened(document: Document) -> None:
             self.shown_document = document
-            self._open_source(document, page, point)
+            self._open_source(document, page, spans)
 
         run_in_background(lambda: load_document(path), opened,
                           lambda message: QMessageBox.warning(self, "Cannot open", message))
 
-    def _point_citing(self, page: int) -> str:
-        for line in self.summary.final_markdown.splitlines():
-            if line.startswith("- ") and (f"p. {page}]" in line or f" {page}]" in line):
-                return line
-        return ""
+    def _spans_for(self, point: int, field: int) -> list[Span]:
+        summary = self.shown_outcome.summary if self.shown_outcome is not None else None
+        if summary is not None:
+            if 0 <= point < len(summary.points):
+                return list(summary.points[point].spans)
+            if 0 <= field < len(summary.abstract.fields):
+                return list(summary.abstract.fields[field].spans)
+            return []
+        stored = self.shown_summary
+        if stored is None:
+            return []
+        raw: list[dict[str, int]] = []
+        if 0 <= point < len(stored.citations):
+            raw = stored.citations[point].get("spans", [])
+        names = stored.grounding.get("abstract_fields", [])
+        if 0 <= field < len(names):
+            value = stored.grounding.get("abstract", {}).get(names[field][0]) or {}
+            raw = value.get("spans", [])
+        return [Span(int(s["page"]), int(s["start"]), int(s["end"])) for s in raw]
 
-    def _open_source(self, document: Document, page: int, point: str) -> None:
+    def _open_source(self, document: Document, page: int, spans: list[Span]) -> None:
         if self._source is None or self._source.document is not document:
-            self._source = SourceView(document, self)
-        self._source.show_page(page, point)
+            if self._source is not None:
+                self._source.setParent(None)
+                self._source.deleteLater()
+            self._source = SourceView(document)
+            self.summary_split.addWidget(self._source)
+            self.summary_split.setSizes([500, 500])
+        self._source.show_page(page, spans)
         self._source.show()
-        self._source.raise_()
 
     # -- queue control ------------------------------------------------------------------------
     def cancel_selected(self) -> None:
@@ -470,12 +498,15 @@ class MainWindow(QMainWindow):
 def _footer(outcome: Any) -> str:
     s = outcome.summary
     u = s.usage
-    verified = sum(1 for p in s.points if p.verified)
+    counts = s.overview_counts
     return (f"Summary #{outcome.summary_id} · {s.template.label} · {s.coverage.pages_read}/"
             f"{s.coverage.pages_total} pages read, {s.coverage.tokens_read} tokens, "
-            f"{s.coverage.tokens_dropped} dropped · {verified}/{len(s.points)} citations verified "
-            f"against the page text · {u.prompt_tokens} prompt + {u.completion_tokens} generated "
-            f"tokens · {s.wall_seconds:.1f} s · {outcome.model.path.name}")
+            f"{s.coverage.tokens_dropped} dropped · {len(s.points)} key points, each quoted from "
+            f"its page ({len(s.rejected)} model notes not shown) · overview sentences: "
+            f"{counts['kept']} kept, {counts['marked']} marked, {counts['removed']} removed · "
+            f"abstract {s.abstract.found}/{len(s.abstract.fields)} fields found · "
+            f"{u.prompt_tokens} prompt + {u.completion_tokens} generated tokens · "
+            f"{s.wall_seconds:.1f} s · {outcome.model.path.name}")
 
 
 def _get(summary_id: int) -> StoredSummary:

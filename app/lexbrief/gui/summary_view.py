@@ -14,45 +14,97 @@ from lexbrief.core.citations import CITATION, parse_pages
 PAGE_SCHEME = "page"
 
 
-def _cite_links(escaped: str) -> str:
+def _cite_links(escaped: str, point: int = -1) -> str:
+    """Citations as links; `point`: the key point they belong to (its quote is highlighted)."""
     def link(match: re.Match[str]) -> str:
         pages = parse_pages(match.group(0))
         if not pages:
             return match.group(0)
         label = match.group(0)
-        return f'<a href="{PAGE_SCHEME}:{pages[0]}" title="open page {pages[0]}">{label}</a>'
+        target = f"{PAGE_SCHEME}:{pages[0]}" + (f"?point={point}" if point >= 0 else "")
+        return f'<a href="{target}" title="open page {pages[0]}">{label}</a>'
 
     return CITATION.sub(link, escaped)
 
 
+_UNVERIFIED = re.compile(r"(.*?)\s\[unverified wording: ([^\]]*)\]")
+_MARK = ("<span style='background:#fde2c4;color:black' title='not verified: the document does "
+         "not use the words {words}'>{sentence} <b>⚠ unverified wording ({words})</b></span>")
+
+
+def _marks(escaped: str) -> str:
+    """Overview sentences the check marked: flagged, with the words the document lacks."""
+    return _UNVERIFIED.sub(lambda m: _MARK.format(sentence=m.group(1), words=m.group(2)),
+                           escaped)
+
+
 def render_summary_html(markdown: str, *, heading: str = "") -> str:
-    """The summary's small Markdown subset (## headings, - bullets, paragraphs) as HTML."""
+    """The summary's small Markdown subset as HTML: ## headings, - bullets with their "  > "
+    quotes, an italic *line*, the abstract's | table |, paragraphs."""
     out: list[str] = [f"<h1>{html.escape(heading)}</h1>"] if heading else []
     in_list = False
+    point = -1
+    table: list[list[str]] = []
+
+    def flush_table() -> None:
+        if not table:
+            return
+        rows = []
+        for r, cells in enumerate(table):
+            tag = "th" if r == 0 else "td"
+            rows.append("<tr>" + "".join(f"<{tag} style='padding:2px 8px'>{c}</{tag}>"
+                                         for c in cells) + "</tr>")
+        out.append("<table border='1' cellspacing='0' style='border-collapse:collapse'>"
+                   + "".join(rows) + "</table>")
+        table.clear()
+
     for line in markdown.splitlines():
-        text = _cite_links(html.escape(line.strip()))
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            cells = [c.strip().replace("\\|", "|")
+                     for c in re.split(r"(?<!\\)\|", stripped.strip("|"))]
+            if not all(set(c) <= {"-"} for c in cells):
+                page = cells[-1] if cells and cells[-1].isdigit() else ""
+                cells = [html.escape(c) for c in cells]
+                if page and len(table) > 0:
+                    cells[-1] = f'<a href="{PAGE_SCHEME}:{page}?field={len(table) - 1}">{page}</a>'
+                if len(cells) > 1 and cells[1] == "not found":
+                    cells[1] = "<i style='color:gray'>not found</i>"
+                table.append(cells)
+            continue
+        flush_table()
         if line.startswith("- "):
+            point += 1
             if not in_list:
                 out.append("<ul>")
                 in_list = True
-            out.append(f"<li>{text[2:]}</li>")
+            out.append(f"<li>{_cite_links(html.escape(stripped[2:]), point)}</li>")
+            continue
+        if in_list and stripped.startswith("> "):
+            out.append(f"<blockquote style='color:#444;margin:2px 0 6px 16px'><i>"
+                       f"{html.escape(stripped[2:])}</i></blockquote>")
             continue
         if in_list:
             out.append("</ul>")
             in_list = False
+        text = _marks(_cite_links(html.escape(stripped)))
         if line.startswith("## "):
             out.append(f"<h2>{text[3:]}</h2>")
         elif line.startswith("# "):
             out.append(f"<h1>{text[2:]}</h1>")
-        elif line.strip():
+        elif stripped.startswith("*") and stripped.endswith("*") and len(stripped) > 2:
+            out.append(f"<p style='color:gray'><i>{text.strip('*')}</i></p>")
+        elif stripped:
             out.append(f"<p>{text}</p>")
+    flush_table()
     if in_list:
         out.append("</ul>")
     return "\n".join(out)
 
 
 class SummaryView(QTextBrowser):
-    page_clicked = Signal(int)
+    # (page, key point index or -1, abstract field index or -1)
+    page_clicked = Signal(int, int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,7 +134,8 @@ class SummaryView(QTextBrowser):
 
     def _render_draft(self) -> None:
         self.setHtml(f"<h1>{html.escape(self._heading)}</h1>"
-                     "<p style='color:gray'><i>Writing… (citations are checked when it ends)"
+                     "<p style='color:gray'><i>Writing… (every statement is checked against the "
+                     "document when it ends)"
                      f"</i></p><div>{html.escape(self.draft).replace(chr(10), '<br>')}</div>")
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
@@ -101,4 +154,7 @@ class SummaryView(QTextBrowser):
 
     def _anchor(self, url: QUrl) -> None:
         if url.scheme() == PAGE_SCHEME and url.path().isdigit():
-            self.page_clicked.emit(int(url.path()))
+            query = dict(part.split("=", 1) for part in url.query().split("&") if "=" in part)
+            point = int(query["point"]) if query.get("point", "").isdigit() else -1
+            field = int(query["field"]) if query.get("field", "").isdigit() else -1
+            self.page_clicked.emit(int(url.path()), point, field)
