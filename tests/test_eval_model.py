@@ -5,6 +5,7 @@ command to run, where the file is absent; scripts/test.sh fetches it."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ _spec = importlib.util.spec_from_file_location(
     "fetch_eval_models", Path(__file__).parent.parent / "scripts" / "fetch_eval_models.py")
 assert _spec and _spec.loader
 fetch_eval_models = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = fetch_eval_models  # its dataclasses look their module up
 _spec.loader.exec_module(fetch_eval_models)
 MODEL = fetch_eval_models.model_path("0.5b")
 
