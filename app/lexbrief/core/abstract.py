@@ -154,10 +154,19 @@ def _date_or_duration(text: str, match: re.Match[str]) -> str | None:
     return found.group(0) if found else text
 
 
+_UNTIL = re.compile(r"\b(?:expires?\s+on|continues?\s+(?:until|in)|(?:be\s+)?valid\s+until|"
+                    r"for\s+so\s+long\s+as|terminate\s+on|in\s+perpetuity|until)\b[^.;]{3,140}",
+                    re.I)
+
+
 def _term(text: str, match: re.Match[str]) -> str | None:
-    """A term must say how long: a date or a duration (else it is not the term clause)."""
+    """A term must say how long: a date, a duration, or until when (else it is not the term
+    clause)."""
     found = DATE.search(text, match.start()) or DURATION.search(text, match.start())
-    return found.group(0) if found else None
+    if found:
+        return found.group(0)
+    until = _UNTIL.search(text, match.start())
+    return " ".join(until.group(0).split()) if until else None
 
 
 def _renewal_notice(text: str, match: re.Match[str]) -> str | None:
@@ -339,7 +348,9 @@ FIELDS: dict[str, list[tuple[str, str, Finder]]] = {
             r"\b(?:shall\s+expire|will\s+expire|expire[sd]?\s+on|initial\s+term|term\s+of\s+"
             r"this\s+(?:agreement|contract)\s+(?:shall|will|is)|(?:shall|will)\s+(?:continue|"
             r"remain)\s+(?:in\s+(?:full\s+)?(?:force|effect)\s+)?(?:until|for)|(?:shall|will)\s+"
-            r"terminate\s+on)\b", _term)),
+            r"terminate\s+on|term\s+(?:of\s+this\s+agreement|thereof)\b[^.]{0,120}\bcommenc\w*"
+            r"|(?:shall|will)\s+(?:become\s+effective|commence)\b[^.]{0,120}\b(?:continue|"
+            r"valid\s+until|expire))\b", _term)),
         ("renewal", "Renewal", _first(
             r"\b(?:automatically\s+(?:renew|extend)|auto-renew|renewal\s+term|successive\s+"
             r"(?:\w+\s+){0,3}(?:periods?|terms?)|shall\s+be\s+renewed|renew(?:ed)?\s+for)",
