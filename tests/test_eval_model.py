@@ -60,5 +60,5 @@ def test_a_court_order_on_the_eval_model_shows_only_quoted_points(engine: object
     assert any(p.origin in {"model", "quote"} for p in summary.points)
     source = SourceText(document)
     for check in summary.overview_checks:
-        assert check_sentence(check.sentence, source) == check
+        assert check_sentence(check.sentence, source, summary.points) == check
         assert (check.sentence in summary.overview) == (check.status != "removed")

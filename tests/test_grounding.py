@@ -143,6 +143,20 @@ def test_overview_sentences_are_kept_marked_or_removed(opinion: Document) -> Non
     assert unfinished.status == "removed"
 
 
+def test_an_overview_sentence_cites_the_key_point_that_backs_it(opinion: Document) -> None:
+    source = SourceText(opinion)
+    real = ("The Chapel contends that the district court's decision to deny it a temporary "
+            "restraining order functionally precluded any possibility of a preliminary "
+            "injunction.")
+    points = ground_notes([("The Chapel says the denial precluded a preliminary injunction.",
+                            real)], source, 9, 9, opinion).points
+    backed = check_sentence("The Chapel argues the denial of a temporary restraining order "
+                            "precluded a preliminary injunction.", source, points)
+    assert backed.status == "kept" and backed.pages == (9,) and backed.backing >= 0.5
+    unbacked = check_sentence("The governor limited gatherings in churches.", source, points)
+    assert unbacked.status == "marked" and unbacked.reason == "no quoted key point backs it"
+
+
 # -- notes ---------------------------------------------------------------------------------------
 
 def test_notes_parse_complete_notes_and_survive_a_cut_reply() -> None:

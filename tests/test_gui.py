@@ -44,14 +44,16 @@ def test_citations_render_as_links() -> None:
 
 def test_quotes_marks_and_the_abstract_render() -> None:
     html = render_summary_html(
-        "*Read as: contract (from its wording).*\n\n## Overview\n\nA lease. Rent rises "
-        "[unverified wording: escalator]\n\n## Key points\n\n- Rent is $5 [p. 2]\n"
-        "  > “Rent is $5 a month.”\n- “Term is one year.” [p. 3]\n\n## Abstract\n\n"
+        "*Read as: contract (from its wording).*\n\n## Overview\n\nA lease [p. 1]. Rent rises "
+        "[unverified: words the document does not use: escalator]\n\n## Key points\n\n"
+        "- Rent is $5 [p. 2]\n  > “Rent is $5 a month.”\n- “Term is one year.” [p. 3]\n\n"
+        "## Abstract\n\n"
         "| Field | Value | Page |\n|---|---|---|\n| Parties | A; B | 1 |\n"
         "| Governing law | not found |  |")
     assert "<i>Read as: contract (from its wording).</i>" in html
     assert "<blockquote" in html and "“Rent is $5 a month.”" in html
-    assert "⚠ unverified wording (escalator)" in html
+    assert "⚠ unverified (words the document does not use: escalator)" in html
+    assert '<a href="page:1"' in html  # the overview's backing page
     assert '<a href="page:3?point=1"' in html  # the quote's own point
     assert "<table" in html and '<a href="page:1?field=0">1</a>' in html
     assert "<i style='color:gray'>not found</i>" in html

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -34,6 +34,7 @@ MIN_QUOTE_CHARS = 20
 MIN_QUOTE_WORDS = 4
 POINT_WORD_SUPPORT = 0.6  # share of a paraphrase's content words its quote must hold
 MAX_UNKNOWN_WORDS = 3  # an overview sentence with this many words the document lacks is removed
+BACKING_SUPPORT = 0.5  # share of an overview sentence's words its best key point must hold
 
 _TRANSLATE = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
@@ -294,20 +295,39 @@ _SUMMARY_WORDS = frozenset(stem(w) for w in (
 @dataclass(frozen=True)
 class SentenceCheck:
     sentence: str
-    status: str  # "kept", "marked" (words the source lacks), "removed" (a fact it lacks)
+    # "kept"; "marked" (words the source lacks, or no quoted point backs it); "removed" (a fact
+    # the source lacks, too many words it lacks, or unfinished)
+    status: str
     missing_facts: tuple[str, ...] = ()
     unknown_words: tuple[str, ...] = ()
+    pages: tuple[int, ...] = ()  # where the key point that backs it is quoted
+    backing: float = 0.0  # share of its words found in that point and its quote
+
+    @property
+    def reason(self) -> str:
+        if self.missing_facts:
+            return f"not in the document: {', '.join(self.missing_facts)}"
+        if self.unknown_words:
+            return f"words the document does not use: {', '.join(self.unknown_words)}"
+        if self.status != "kept":
+            return "no quoted key point backs it" if self.sentence.rstrip()[-1:] in ".!?" \
+                else "unfinished sentence"
+        return ""
 
     def as_dict(self) -> dict[str, object]:
-        return {"sentence": self.sentence, "status": self.status,
+        return {"sentence": self.sentence, "status": self.status, "reason": self.reason,
                 "missing_facts": list(self.missing_facts),
-                "unknown_words": list(self.unknown_words)}
+                "unknown_words": list(self.unknown_words), "pages": list(self.pages),
+                "backing": round(self.backing, 3)}
 
 
-def check_sentence(sentence: str, source: SourceText) -> SentenceCheck:
+def check_sentence(sentence: str, source: SourceText,
+                   points: Sequence[GroundedPoint] | None = None) -> SentenceCheck:
     """Every number, date, amount, section reference and name must occur in the source (else the
     sentence is removed); a content word the source never uses marks it, and three remove it, as
-    does a sentence the model did not finish."""
+    does a sentence the model did not finish. With `points` (the verified key points the
+    sentence was written from), the point whose words it shares most backs it and gives its
+    page; a sentence that no point backs for at least half of its words is marked."""
     missing = tuple(f.text for f in extract_facts(sentence) if not source.facts.supports(f))
     if missing:
         return SentenceCheck(sentence, "removed", missing_facts=missing)
@@ -317,7 +337,18 @@ def check_sentence(sentence: str, source: SourceText) -> SentenceCheck:
     if len(unknown) >= MAX_UNKNOWN_WORDS or not sentence.rstrip().endswith((".", "!", "?")):
         # more of the model's own story than the document's, or cut off mid-sentence
         return SentenceCheck(sentence, "removed", unknown_words=unknown)
-    return SentenceCheck(sentence, "marked" if unknown else "kept", unknown_words=unknown)
+    pages: tuple[int, ...] = ()
+    backing = 1.0
+    if points is not None:
+        words = _stems(sentence) - _SUMMARY_WORDS
+        backing, pages = 0.0, ()
+        for point in points:
+            share = (len(words & _stems(f"{point.text} {point.quote}")) / len(words)
+                     if words else 0.0)
+            if share > backing:
+                backing, pages = share, point.pages
+    status = "kept" if not unknown and backing >= BACKING_SUPPORT else "marked"
+    return SentenceCheck(sentence, status, unknown_words=unknown, pages=pages, backing=backing)
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")

@@ -137,9 +137,12 @@ class Summary:
 
 
 def _shown_sentence(check: SentenceCheck) -> str:
+    """A kept sentence cites the page of the key point that backs it; a marked one says why it
+    is not verified."""
+    cite = f" {format_citation(list(check.pages))}" if check.pages else ""
     if check.status == "marked":
-        return f"{check.sentence} [unverified wording: {', '.join(check.unknown_words)}]"
-    return check.sentence
+        return f"{check.sentence}{cite} [unverified: {check.reason}]"
+    return f"{check.sentence}{cite}"
 
 
 class Pipeline:
@@ -216,7 +219,8 @@ class Pipeline:
             tracker.emit("final", "writing the overview from the verified points")
             draft = self._overview(template, document, points, observer, cancel, usage,
                                    tracker)
-        checks = [check_sentence(sentence, source) for sentence in split_sentences(draft)]
+        checks = [check_sentence(sentence, source, points)
+                  for sentence in split_sentences(draft)]
         abstract = extract_abstract(template.name, document, source)
         tracker.emit("done", "done")
         return Summary(

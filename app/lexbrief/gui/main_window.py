@@ -378,11 +378,12 @@ class MainWindow(QMainWindow):
                 return list(summary.points[point].spans)
             if 0 <= field < len(summary.abstract.fields):
                 return list(summary.abstract.fields[field].spans)
-            return []
+            # an overview sentence's citation: every key point's quote on that page
+            return [span for p in summary.points for span in p.spans]
         stored = self.shown_summary
         if stored is None:
             return []
-        raw: list[dict[str, int]] = []
+        raw: list[dict[str, int]] = [span for c in stored.citations for span in c.get("spans", [])]
         if 0 <= point < len(stored.citations):
             raw = stored.citations[point].get("spans", [])
         names = stored.grounding.get("abstract_fields", [])

@@ -27,14 +27,14 @@ def _cite_links(escaped: str, point: int = -1) -> str:
     return CITATION.sub(link, escaped)
 
 
-_UNVERIFIED = re.compile(r"(.*?)\s\[unverified wording: ([^\]]*)\]")
-_MARK = ("<span style='background:#fde2c4;color:black' title='not verified: the document does "
-         "not use the words {words}'>{sentence} <b>⚠ unverified wording ({words})</b></span>")
+_UNVERIFIED = re.compile(r"((?:(?!\[unverified: ).)*?)\s\[unverified: ([^\]]*)\]")
+_MARK = ("<span style='background:#fde2c4;color:black' title='not verified: {why}'>"
+         "{sentence} <b>⚠ unverified ({why})</b></span>")
 
 
 def _marks(escaped: str) -> str:
-    """Overview sentences the check marked: flagged, with the words the document lacks."""
-    return _UNVERIFIED.sub(lambda m: _MARK.format(sentence=m.group(1), words=m.group(2)),
+    """Overview sentences the check marked: flagged, with the reason."""
+    return _UNVERIFIED.sub(lambda m: _MARK.format(sentence=m.group(1).strip(), why=m.group(2)),
                            escaped)
 
 
