@@ -45,7 +45,7 @@ from lexbrief.gui.summary_view import SummaryView
 from lexbrief.gui.tasks import run_in_background
 from lexbrief.gui.worker import SummaryWorker, WorkerThread
 from lexbrief.loaders import SUPPORTED_SUFFIXES, expand_inputs, load_document
-from lexbrief.paths import data_dir
+from lexbrief.paths import create_private, data_dir
 from lexbrief.store import Store, StoredSummary
 
 log = logging.getLogger(__name__)
@@ -227,9 +227,10 @@ class MainWindow(QMainWindow):
             self.add_paths([Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()])
         elif mime.hasText() and len(mime.text().split()) >= 20:
             folder = data_dir() / "pasted"
-            folder.mkdir(exist_ok=True)
+            folder.mkdir(exist_ok=True, mode=0o700)
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             path = folder / f"pasted-{stamp}.txt"
+            create_private(path)
             path.write_text(mime.text(), encoding="utf-8")
             self.add_paths([path])
         else:
@@ -420,6 +421,7 @@ class MainWindow(QMainWindow):
         if fmt == "pdf":
             document = QTextDocument()
             document.setHtml(self.summary.toHtml())
+            create_private(path)
             writer = QPdfWriter(str(path))
             writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
             document.print_(writer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import sqlite3
@@ -17,7 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from lexbrief.errors import NotFound, StorageError
-from lexbrief.paths import database_path
+from lexbrief.paths import create_private, database_path
 from lexbrief.store.migrations import migrate
 
 
@@ -49,12 +50,20 @@ def _now() -> str:
 
 
 def _storage_error(exc: Exception, path: Path) -> StorageError:
+    """The world's fault in plain words, decided by SQLite's result code (or the OS errno)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    number = getattr(exc, "errno", None)
     text = str(exc).lower()
-    if "full" in text:
-        return StorageError(f"the disk is full; LexBrief cannot write to {path}.")
-    if "readonly" in text or "read-only" in text or "permission" in text:
+    if primary == sqlite3.SQLITE_FULL or number == errno.ENOSPC or (
+            primary is None and number is None and "full" in text):
+        return StorageError(f"the disk is full; LexBrief cannot write to {path}. Free some "
+                            "space and run it again: finished work is kept.")
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM) or number in (
+            errno.EROFS, errno.EACCES, errno.EPERM) or (
+            primary is None and number is None and ("readonly" in text or "read-only" in text)):
         return StorageError(f"LexBrief may not write to {path} (read-only or no permission).")
-    if "locked" in text:
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return StorageError(f"the database {path} is busy in another program; try again.")
     return StorageError(f"the database {path} cannot be used: {exc}.")
 
@@ -62,6 +71,11 @@ def _storage_error(exc: Exception, path: Path) -> StorageError:
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or database_path()
+        try:
+            # 0600 from the start; SQLite gives its -wal and -shm files the database's mode.
+            create_private(self.path)
+        except OSError as exc:
+            raise _storage_error(exc, self.path) from exc
         try:
             conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
