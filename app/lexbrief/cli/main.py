@@ -23,7 +23,8 @@ from lexbrief.errors import Cancelled, ExitCode, UserFacingError
 log = logging.getLogger("lexbrief")
 
 # Command modules, in the order `--help` lists them. Each has register(subparsers).
-COMMAND_MODULES = ["lexbrief.cli.summarize", "lexbrief.cli.history", "lexbrief.cli.costs",
+COMMAND_MODULES = ["lexbrief.cli.summarize", "lexbrief.cli.queue", "lexbrief.cli.history",
+                   "lexbrief.cli.costs",
                    "lexbrief.cli.models", "lexbrief.cli.hw",
                    "lexbrief.cli.bench", "lexbrief.cli.eval"]
 

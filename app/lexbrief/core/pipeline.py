@@ -12,6 +12,8 @@ steps and between tokens.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -74,6 +76,24 @@ class Observer:
         """A piece of generated text (stage "final" is the summary being written)."""
 
 
+class Checkpoints:
+    """Where finished map/condense steps' notes are kept, so that a run interrupted by a crash
+    resumes with only the missing steps (the store keeps them per document and model).
+    `scope` names the run's parameters (chunk budget, prompts, budgets, sampling): notes are
+    reused only under the same ones. This default keeps nothing."""
+
+    def load(self, scope: str, step: str) -> str | None:
+        return None
+
+    def save(self, scope: str, step: str, notes: str, seconds: float) -> None:
+        """A step finished: `notes` are its result, `seconds` what it cost."""
+
+
+def _step_key(stage: str, text: str, index: int | None = None) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"{stage}:{index}:{digest}" if index is not None else f"{stage}:{digest}"
+
+
 @dataclass
 class Summary:
     document: Document
@@ -104,6 +124,8 @@ class Pipeline:
     def __init__(self, engine: Engine, settings: PipelineSettings | None = None) -> None:
         self.engine = engine
         self.settings = settings or PipelineSettings()
+        self._checkpoints = Checkpoints()
+        self._scope = ""
 
     # -- budgets ------------------------------------------------------------------------------
     def _messages(self, template: Template, user: str) -> list[Message]:
@@ -124,15 +146,26 @@ class Pipeline:
                           self.settings.final_tokens)
 
     # -- run ----------------------------------------------------------------------------------
+    def checkpoint_scope(self, template: Template, budget: int) -> str:
+        """What a step's notes depend on besides the document and the model."""
+        settings = {k: v for k, v in self.settings.as_dict().items() if k != "parallel_map"}
+        key = {"budget": budget, "context": self.engine.info.context_length,
+               "settings": settings, "system": template.system, "map": template.map,
+               "condense": template.condense}
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+
     def run(self, document: Document, template: Template, *,
-            observer: Observer | None = None, cancel: CancelToken = NEVER) -> Summary:
+            observer: Observer | None = None, cancel: CancelToken = NEVER,
+            checkpoints: Checkpoints | None = None) -> Summary:
         observer = observer or Observer()
         started = time.perf_counter()
         tracker = _Tracker(observer, started)
         tracker.emit("chunking", "reading the document with the model's tokenizer")
         count = self.engine.count_tokens
-        chunks = chunk_document(document, count, self.engine.split_by_tokens,
-                                self.chunk_budget(template))
+        budget = self.chunk_budget(template)
+        self._checkpoints = checkpoints or Checkpoints()
+        self._scope = self.checkpoint_scope(template, budget)
+        chunks = chunk_document(document, count, self.engine.split_by_tokens, budget)
         coverage = verify_coverage(document, chunks, count)
         if coverage.tokens_dropped:
             raise RuntimeError(f"chunking lost {coverage.tokens_dropped} tokens of {document.name}")
@@ -146,20 +179,36 @@ class Pipeline:
         if single:
             material, label = chunks[0].text, "Full text"
         else:
+            kept = {c.index: n for c in chunks
+                    if (n := self._checkpoints.load(self._scope, _step_key("map", c.text, c.index)))
+                    is not None}
             chat_many = getattr(self.engine, "chat_many", None)
             if chat_many is not None and self.settings.parallel_map > 1:
-                notes = self._map_parallel(chat_many, template, chunks, observer, cancel,
-                                           usage, tracker)
+                for reused in sorted(kept):
+                    tracker.emit("map", f"chunk {reused + 1} of {len(chunks)}: notes kept from "
+                                        "an interrupted run")
+                missing = [c for c in chunks if c.index not in kept]
+                fresh = iter(self._map_parallel(chat_many, template, missing, observer, cancel,
+                                                usage, tracker) if missing else [])
+                notes = [kept[c.index] if c.index in kept else next(fresh) for c in chunks]
             else:
                 for chunk in chunks:
                     cancel.check()
+                    if chunk.index in kept:
+                        tracker.emit("map", f"chunk {chunk.index + 1} of {len(chunks)}: notes "
+                                            "kept from an interrupted run")
+                        notes.append(kept[chunk.index])
+                        continue
                     tracker.emit("map", f"reading {chunk.pages_label} (chunk "
                                         f"{chunk.index + 1} of {len(chunks)})")
                     cancel.check()
+                    step_started = time.perf_counter()
                     prompt = template.map.format(pages=chunk.pages_label, text=chunk.text)
                     reply = self._generate(template, prompt, self.settings.map_tokens, "map",
                                            observer, cancel, usage, tracker)
                     notes.append(_cited_notes(reply, chunk))
+                    self._checkpoints.save(self._scope, _step_key("map", chunk.text, chunk.index),
+                                           notes[-1], time.perf_counter() - step_started)
             material = self._condense(template, notes, final_room, observer, cancel, usage,
                                       tracker)
             label = "Notes"
@@ -212,6 +261,12 @@ class Pipeline:
                 usage.add(item)
                 tracker.observe(item)
                 done += 1
+                if not cancel.cancelled:
+                    chunk = chunks[index]
+                    self._checkpoints.save(
+                        self._scope, _step_key("map", chunk.text, chunk.index),
+                        _cited_notes(guards[index].trim(replies[index]), chunk),
+                        item.prompt_seconds + item.generation_seconds)
                 if done < len(chunks):
                     tracker.emit("map", f"read {done} of {len(chunks)} chunks "
                                         f"({chunks[index].pages_label} done)")
@@ -250,11 +305,19 @@ class Pipeline:
             for i, group in enumerate(groups):
                 cancel.check()
                 tracker.emit("condense", f"merging notes ({i + 1} of {len(groups)})")
+                step = _step_key("condense", "\n".join(group))
+                kept = self._checkpoints.load(self._scope, step)
+                if kept is not None:
+                    merged.append(kept)
+                    continue
+                step_started = time.perf_counter()
                 reply = self._generate(template, template.condense.format(notes="\n".join(group)),
                                        self.settings.condense_tokens, "condense", observer,
                                        cancel, usage, tracker)
                 pages = sorted({p for note in group for p in parse_pages(note)})
                 merged.append(_keep_citations(reply, pages))
+                self._checkpoints.save(self._scope, step, merged[-1],
+                                       time.perf_counter() - step_started)
             if len(merged) >= len(level):  # cannot shrink further: cut at the prompt's room
                 return self.engine.split_by_tokens("\n".join(merged), room)[0]
             level = merged
