@@ -152,3 +152,38 @@ def test_hardware_panel_plots_live_samples(window: MainWindow, qtbot) -> None:  
     assert window.hardware.ram.latest() and window.hardware.ram.latest() > 0
     assert window.hardware.rss.latest() and window.hardware.rss.latest() > 10  # MB
     assert window.hardware.gpu.latest() is None  # no GPU here: unavailable, never 0
+
+
+@pytest.mark.model
+def test_the_window_shows_the_jobs_table_on_start_and_runs_what_a_crash_left(  # type: ignore[no-untyped-def]
+        qtbot, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from lexbrief.store.jobs import JobQueue
+
+    store = Store()
+    dead = subprocess.run([sys.executable, "-c", "from lexbrief.store.jobs import "
+                           "process_owner; print(process_owner())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    crashed = JobQueue(store, owner=dead)
+    finished = crashed.enqueue(tmp_path / "old.pdf")
+    crashed.claim()
+    crashed.release(finished.id, "failed", "the file is damaged")
+    broken = tmp_path / "broken.pdf"
+    shutil.copy(MALFORMED / "random-bytes.pdf", broken)
+    running = crashed.enqueue(broken)
+    crashed.claim()  # the process running it was killed: the row still says "running"
+    win = MainWindow()
+    win.skip_close_question = True  # type: ignore[attr-defined]
+    qtbot.addWidget(win)
+    try:
+        assert win.queue.topLevelItemCount() == 2
+        assert win.queue.job_state(finished.id) == "failed: the file is damaged"
+        qtbot.waitUntil(lambda: win.queue.job_state(running.id).startswith("failed"),
+                        timeout=60000)
+        row = JobQueue(Store()).get(running.id)
+        assert (row.state, row.attempts) == ("failed", 2) and "broken.pdf" in (row.reason or "")
+    finally:
+        win.close()

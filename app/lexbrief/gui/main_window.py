@@ -128,6 +128,44 @@ class MainWindow(QMainWindow):
         self.worker_thread.start()
         QTimer.singleShot(0, self.history.refresh)
         QTimer.singleShot(0, self.models.refresh)
+        self.restore_queue()
+
+    def restore_queue(self) -> None:
+        """Show the jobs table: what a crash or the last quit left queued or running runs
+        now (running ones of a dead process are queued again); finished ones are listed."""
+        from lexbrief.errors import UserFacingError
+        from lexbrief.store.jobs import FINISHED, owner_pid
+
+        try:
+            table = self.worker._table()
+            table.recover()
+            rows = table.jobs()
+        except UserFacingError as exc:
+            self.statusBar().showMessage(f"The queue cannot be read: {exc.message}", 8000)
+            return
+        shown = [j for j in rows if j.state not in FINISHED] + [
+            j for j in rows if j.state in FINISHED][-50:]
+        for job in sorted(shown, key=lambda j: j.id):
+            self.jobs[job.id] = {"path": job.path, "outcome": None, "draft": "",
+                                 "summary_id": job.summary_id}
+            self.queue.add(job.id, job.path)
+            if job.state == "queued" and job.password_required:
+                self.queue.set_state(job.id, "waiting: needs its password (drop it again)")
+            elif job.state == "queued":
+                self.worker.submit(job.path, template=job.template, model=job.model,
+                                   job_id=job.id)
+            elif job.state == "running":
+                self.queue.set_state(job.id, f"running in another LexBrief (pid "
+                                             f"{owner_pid(job.owner)})")
+            elif job.state == "done":
+                self.queue.set_state(job.id, "done", f"stored as summary #{job.summary_id}")
+            else:
+                self.queue.set_state(job.id, f"{job.state}: {job.reason or ''}".strip(": "))
+        if shown:
+            waiting = sum(j.state == "queued" for j in shown)
+            self.statusBar().showMessage(
+                f"{waiting} document(s) from the last session queued again." if waiting else
+                f"{len(shown)} job(s) from earlier sessions.", 6000)
 
     # -- actions ------------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -199,9 +237,11 @@ class MainWindow(QMainWindow):
         ids = []
         for path in files:
             job = self.worker.submit(path, template=template or self.template.currentData())
+            ids.append(job.id)
+            if job.id in self.jobs:  # already queued (the table keeps one job per document)
+                continue
             self.jobs[job.id] = {"path": path, "outcome": None, "draft": ""}
             self.queue.add(job.id, path)
-            ids.append(job.id)
         if self.shown_job is None or self.queue.job_state(self.shown_job).startswith(
                 ("done", "failed", "cancelled")):
             self._select(ids[0])
@@ -309,6 +349,8 @@ class MainWindow(QMainWindow):
         state = self.queue.job_state(job_id)
         if job["outcome"] is not None:
             self._show_outcome(job_id)
+        elif job.get("summary_id") and state.startswith("done"):  # from an earlier session
+            run_in_background(lambda: _get(job["summary_id"]), self._show_restored)
         elif state.startswith(("failed", "cancelled")):
             self.summary.show_message(job["path"].name, state)
         else:
@@ -324,6 +366,10 @@ class MainWindow(QMainWindow):
         self.shown_summary = None
         self.summary.show_final(s.document.name, s.text, _footer(outcome))
         run_in_background(lambda: _get(outcome.summary_id), self._remember_stored)
+
+    def _show_restored(self, stored: StoredSummary) -> None:
+        if self.shown_job is not None and self.jobs[self.shown_job].get("summary_id") == stored.id:
+            self.show_stored(stored)
 
     def _remember_stored(self, stored: StoredSummary) -> None:
         self.shown_summary = stored
@@ -460,7 +506,7 @@ class MainWindow(QMainWindow):
         if running and not getattr(self, "skip_close_question", False):
             answer = QMessageBox.question(
                 self, "Quit LexBrief", f"{len(running)} document(s) are not finished. Stop them "
-                "and quit? Nothing is saved for unfinished documents.")
+                "and quit? They stay in the queue and go on the next time LexBrief starts.")
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return

@@ -67,15 +67,35 @@ class SummaryWorker(QObject):
         self._reload = threading.Event()
         self.sampler: Any = None  # the window's telemetry sampler, shared with each run
         self.busy_with: int | None = None
+        self._gui_queue: Any = None  # the jobs table, for the GUI thread
+        self._stopping = False
+        self._worker_queue: Any = None  # the jobs table, for the worker thread
 
     # -- called from the GUI thread -----------------------------------------------------------
     def submit(self, path: Path, *, template: str = "auto", password: str | None = None,
-               model: str | None = None) -> Job:
-        job = Job(next(self._ids), Path(path), template, password, model)
+               model: str | None = None, job_id: int | None = None) -> Job:
+        """Queue a document: a row in the jobs table (lexbrief.store.jobs) that the window and
+        the CLI share, run by this worker. `job_id`: a row already there (after a restart)."""
+        if job_id is None:
+            try:
+                job_id = self._table().enqueue(path, template=template, model=model,
+                                               password_required=password is not None).id
+            except UserFacingError as exc:  # the table cannot be written: run it anyway
+                log.warning("job not recorded in the queue table: %s", exc.message)
+                job_id = -next(self._ids)
+        job = Job(job_id, Path(path), template, password, model)
         with self._lock:
             self._jobs[job.id] = job
         self._queue.put(job)
         return job
+
+    def _table(self) -> Any:
+        from lexbrief.store import Store
+        from lexbrief.store.jobs import JobQueue
+
+        if self._gui_queue is None:
+            self._gui_queue = JobQueue(Store())
+        return self._gui_queue
 
     def cancel(self, job_id: int) -> None:
         with self._lock:
@@ -90,6 +110,8 @@ class SummaryWorker(QObject):
             job.cancel.cancel()
 
     def stop(self) -> None:
+        """The window closes: unfinished jobs stay queued in the table for the next start."""
+        self._stopping = True
         self.cancel_all()
         self._queue.put(None)
 
@@ -127,24 +149,81 @@ class SummaryWorker(QObject):
 
     def _run_job(self, job: Job) -> None:
         if job.cancel.cancelled:
+            if job.id > 0 and not self._stopping:
+                self._cancel_row(job.id)
             self.cancelled.emit(job.id)
             return
         self.busy_with = job.id
         self.started.emit(job.id)
+        table = None
         try:
             summarizer = self._summarizer(job.model)
-            outcome = summarizer.summarize(job.path, template=job.template,
-                                           password=job.password,
-                                           observer=_SignalObserver(self, job), cancel=job.cancel)
+            if job.id > 0:
+                from lexbrief.store.jobs import JobQueue
+
+                if self._worker_queue is None or self._worker_queue.store is not summarizer.store:
+                    self._worker_queue = JobQueue(summarizer.store)
+                table = self._worker_queue
+                if table.claim([job.id]) is None:
+                    self.failed.emit(job.id, "another LexBrief window or batch is summarizing "
+                                             "it, or it is finished; see the queue")
+                    return
+            outcome = self._summarize(summarizer, job, table)
         except Cancelled:
+            if self._stopping:
+                self._release(table, job, "queued", "interrupted when the window closed")
+            else:
+                self._release(table, job, "cancelled", "cancelled by the user")
             self.cancelled.emit(job.id)
         except UserFacingError as exc:
+            from lexbrief.errors import ExitCode
+
+            # a full disk or a model that cannot load: the job waits for the next start
+            retry = exc.exit_code in (ExitCode.STORAGE, ExitCode.MODEL)
+            self._release(table, job, "queued" if retry else "failed", exc.message)
             self.failed.emit(job.id, exc.message)
         except Exception as exc:  # noqa: BLE001 (a bug: keep the window alive, log it)
             log.error("internal error summarizing %s\n%s", job.path, traceback.format_exc())
+            self._release(table, job, "failed", "internal error (a bug); see the log")
             self.failed.emit(job.id, f"internal error ({type(exc).__name__}); see the log file")
         else:
             self.finished.emit(job.id, outcome)
+
+    def _summarize(self, summarizer: Any, job: Job, table: Any) -> Any:
+        from lexbrief.store.jobs import Heartbeat, LeaseLost
+
+        observer = _SignalObserver(self, job)
+        if table is None:
+            return summarizer.summarize(job.path, template=job.template, password=job.password,
+                                        observer=observer, cancel=job.cancel)
+        try:
+            with Heartbeat(table, job.id):
+                return summarizer.summarize(job.path, template=job.template,
+                                            password=job.password, observer=observer,
+                                            cancel=job.cancel, job=(job.id, table.owner))
+        except LeaseLost as exc:
+            raise UserFacingError("another LexBrief process took this document over") from exc
+
+    def _cancel_row(self, job_id: int) -> None:
+        from lexbrief.store import Store
+        from lexbrief.store.jobs import JobQueue
+
+        try:
+            store = Store()
+            try:
+                JobQueue(store).cancel(job_id)
+            finally:
+                store.close()
+        except UserFacingError as exc:
+            log.warning("job #%d: cancel not recorded: %s", job_id, exc.message)
+
+    def _release(self, table: Any, job: Job, state: str, reason: str) -> None:
+        if table is None:
+            return
+        try:
+            table.release(job.id, state, reason)
+        except UserFacingError as exc:
+            log.warning("job #%d: state not recorded: %s", job.id, exc.message)
 
     def _close(self) -> None:
         for summarizer in self._summarizers.values():
@@ -153,6 +232,7 @@ class SummaryWorker(QObject):
                 engine.close()
             summarizer.store.close()
         self._summarizers.clear()
+        self._worker_queue = None
 
 
 class WorkerThread(QThread):
