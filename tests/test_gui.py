@@ -154,36 +154,48 @@ def test_hardware_panel_plots_live_samples(window: MainWindow, qtbot) -> None:  
     assert window.hardware.gpu.latest() is None  # no GPU here: unavailable, never 0
 
 
-@pytest.mark.model
 def test_the_window_shows_the_jobs_table_on_start_and_runs_what_a_crash_left(  # type: ignore[no-untyped-def]
         qtbot, tmp_path: Path) -> None:
+    """The queue's logic in the window (the stand-in model: what is checked is which jobs
+    run and how the table ends, not the summary; the real model runs in the tests above)."""
     import shutil
     import subprocess
     import sys
 
+    from lexbrief.gui.worker import SummaryWorker
     from lexbrief.store.jobs import JobQueue
+
+    from fake_engine import FakeEngine
 
     store = Store()
     dead = subprocess.run([sys.executable, "-c", "from lexbrief.store.jobs import "
                            "process_owner; print(process_owner())"], capture_output=True,
                           text=True, check=True).stdout.strip()
     crashed = JobQueue(store, owner=dead)
-    finished = crashed.enqueue(tmp_path / "old.pdf")
+    failed = crashed.enqueue(tmp_path / "old.pdf")
     crashed.claim()
-    crashed.release(finished.id, "failed", "the file is damaged")
-    broken = tmp_path / "broken.pdf"
-    shutil.copy(MALFORMED / "random-bytes.pdf", broken)
-    running = crashed.enqueue(broken)
+    crashed.release(failed.id, "failed", "the file is damaged")
+    order = tmp_path / "order.pdf"
+    shutil.copy(DOCUMENTS / "court-order-ca7.pdf", order)
+    running = crashed.enqueue(order)
     crashed.claim()  # the process running it was killed: the row still says "running"
-    win = MainWindow()
+    waiting = crashed.enqueue(MALFORMED / "random-bytes.pdf")
+    win = MainWindow(SummaryWorker(engine_factory=lambda _model: FakeEngine()))
     win.skip_close_question = True  # type: ignore[attr-defined]
     qtbot.addWidget(win)
     try:
-        assert win.queue.topLevelItemCount() == 2
-        assert win.queue.job_state(finished.id) == "failed: the file is damaged"
-        qtbot.waitUntil(lambda: win.queue.job_state(running.id).startswith("failed"),
+        assert win.queue.topLevelItemCount() == 3
+        assert win.queue.job_state(failed.id) == "failed: the file is damaged"
+        qtbot.waitUntil(lambda: win.queue.job_state(running.id) == "done", timeout=60000)
+        qtbot.waitUntil(lambda: win.queue.job_state(waiting.id).startswith("failed"),
                         timeout=60000)
-        row = JobQueue(Store()).get(running.id)
-        assert (row.state, row.attempts) == ("failed", 2) and "broken.pdf" in (row.reason or "")
+        table = JobQueue(Store())
+        done = table.get(running.id)
+        assert (done.state, done.attempts) == ("done", 2) and done.summary_id is not None
+        assert Store().get(done.summary_id).document_name == "order.pdf"
+        bad = table.get(waiting.id)
+        assert bad.state == "failed" and "random-bytes.pdf" in (bad.reason or "")
+        # nothing is left waiting
+        assert table.counts()["queued"] == 0
     finally:
         win.close()
