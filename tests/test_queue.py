@@ -299,3 +299,32 @@ def test_queue_cli_lists_retries_and_clears_a_batch(tmp_path: Path) -> None:
     assert cleared.returncode == 0 and "2 job(s) cleared" in cleared.stdout
     assert JobQueue(Store()).jobs() == []
     assert lexbrief("queue", "cancel", "99").returncode == 3
+
+
+def test_a_document_the_history_has_is_offered_from_it_not_run_again(
+        starter_model: Path) -> None:
+    """Same sha256, model and template: the CLI shows the stored summary (no model run)."""
+    from lexbrief.core.templates import detect_template
+    from lexbrief.loaders import load_document
+    from lexbrief.store.db import file_sha256
+
+    from conftest import DOCUMENTS
+    from test_cli import lexbrief
+
+    path = DOCUMENTS / "court-order-ca7.pdf"
+    document = load_document(path)
+    template = detect_template(document.text, load_templates()).name
+    store = Store()
+    stored = store.save_summary(
+        document={**_document(document.sha256), "name": path.name},
+        summary={**_summary(), "model_sha256": file_sha256(starter_model),
+                 "model_name": starter_model.name, "template": template,
+                 "text": "## Overview\n\nThe stored summary.\n"})
+    result = lexbrief("summarize", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "The stored summary." in result.stdout
+    assert f"already summarized as #{stored}" in result.stderr
+    assert store.counts()["summaries"] == 1
+    job = JobQueue(store).jobs()[-1]
+    assert (job.state, job.summary_id) == ("done", stored)
+    assert job.reason == f"already summarized as #{stored}"
