@@ -199,3 +199,32 @@ def test_the_window_shows_the_jobs_table_on_start_and_runs_what_a_crash_left(  #
         assert table.counts()["queued"] == 0
     finally:
         win.close()
+
+
+def test_a_document_already_in_the_history_is_shown_from_it_unless_re_run(  # type: ignore[no-untyped-def]
+        qtbot, tmp_path: Path) -> None:
+    """Queue logic with the stand-in model: the second drop of a summarized document is not
+    run again; History → Re-run… runs it."""
+    from lexbrief.gui.worker import SummaryWorker
+
+    from fake_engine import FakeEngine
+
+    engine = FakeEngine()
+    win = MainWindow(SummaryWorker(engine_factory=lambda _model: engine))
+    win.skip_close_question = True  # type: ignore[attr-defined]
+    qtbot.addWidget(win)
+    try:
+        order = DOCUMENTS / "court-order-ca7.pdf"
+        [first] = win.add_paths([order])
+        qtbot.waitUntil(lambda: win.queue.job_state(first) == "done", timeout=60000)
+        calls = len(engine.calls)
+        [second] = win.add_paths([order])
+        assert second != first
+        qtbot.waitUntil(lambda: win.queue.job_state(second).startswith("done (from the history"),
+                        timeout=60000)
+        assert len(engine.calls) == calls and Store().counts()["summaries"] == 1
+        [third] = win.add_paths([order], rerun=True)
+        qtbot.waitUntil(lambda: win.queue.job_state(third) == "done", timeout=60000)
+        assert len(engine.calls) > calls and Store().counts()["summaries"] == 2
+    finally:
+        win.close()

@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
+        w.from_history.connect(self._on_from_history)
         w.model_loaded.connect(self._on_model_loaded)
         w.model_loaded.connect(self.models.show_loaded)
         self.models.active_changed.connect(lambda _path: self.worker.reload_model())
@@ -229,14 +230,16 @@ class MainWindow(QMainWindow):
         self.addToolBar(bar)
 
     # -- adding documents ---------------------------------------------------------------------
-    def add_paths(self, paths: list[Path], *, template: str | None = None) -> list[int]:
+    def add_paths(self, paths: list[Path], *, template: str | None = None,
+                  rerun: bool = False) -> list[int]:
         files = expand_inputs(paths)
         if not files:
             self.statusBar().showMessage("No supported documents there.", 5000)
             return []
         ids = []
         for path in files:
-            job = self.worker.submit(path, template=template or self.template.currentData())
+            job = self.worker.submit(path, template=template or self.template.currentData(),
+                                     rerun=rerun)
             ids.append(job.id)
             if job.id in self.jobs:  # already queued (the table keeps one job per document)
                 continue
@@ -312,6 +315,14 @@ class MainWindow(QMainWindow):
             self._show_outcome(job_id)
         self.history.refresh()
         self.hardware.show_run(outcome)
+
+    def _on_from_history(self, job_id: int, summary_id: int) -> None:
+        self.jobs[job_id]["summary_id"] = summary_id
+        self.queue.set_state(job_id, "done (from the history)",
+                             f"already summarized as #{summary_id} with this model and "
+                             "template; History → Re-run… runs it again")
+        if self.shown_job == job_id:
+            self._show_job(job_id)
 
     def _on_failed(self, job_id: int, message: str) -> None:
         self.queue.set_state(job_id, f"failed: {message}", message)
@@ -440,7 +451,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Source not found",
                                     f"{stored.document_name} is no longer where it was read.")
             return
-        self.add_paths([path])
+        self.add_paths([path], rerun=True)  # the user asks: run it even if it is stored
 
     def delete_summary(self, summary_id: int) -> None:
         answer = QMessageBox.question(self, "Delete summary", f"Delete summary #{summary_id}?")

@@ -32,6 +32,7 @@ class Job:
     template: str = "auto"
     password: str | None = None
     model: str | None = None  # None: the active or starter model
+    rerun: bool = False  # run even if the history has this document (same model, template)
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
@@ -54,6 +55,7 @@ class SummaryWorker(QObject):
     finished = Signal(int, object)  # job id, Outcome
     failed = Signal(int, str)  # job id, plain-words reason
     cancelled = Signal(int)
+    from_history = Signal(int, int)  # job id, the stored summary's id (not run again)
     model_loaded = Signal(object)  # ModelInfo
 
     def __init__(self, engine_factory: Any = None) -> None:
@@ -73,17 +75,19 @@ class SummaryWorker(QObject):
 
     # -- called from the GUI thread -----------------------------------------------------------
     def submit(self, path: Path, *, template: str = "auto", password: str | None = None,
-               model: str | None = None, job_id: int | None = None) -> Job:
+               model: str | None = None, job_id: int | None = None,
+               rerun: bool = False) -> Job:
         """Queue a document: a row in the jobs table (lexbrief.store.jobs) that the window and
         the CLI share, run by this worker. `job_id`: a row already there (after a restart)."""
         if job_id is None:
             try:
                 job_id = self._table().enqueue(path, template=template, model=model,
-                                               password_required=password is not None).id
+                                               password_required=password is not None,
+                                               rerun=rerun).id
             except UserFacingError as exc:  # the table cannot be written: run it anyway
                 log.warning("job not recorded in the queue table: %s", exc.message)
                 job_id = -next(self._ids)
-        job = Job(job_id, Path(path), template, password, model)
+        job = Job(job_id, Path(path), template, password, model, rerun=rerun)
         with self._lock:
             self._jobs[job.id] = job
         self._queue.put(job)
@@ -187,7 +191,10 @@ class SummaryWorker(QObject):
             self._release(table, job, "failed", "internal error (a bug); see the log")
             self.failed.emit(job.id, f"internal error ({type(exc).__name__}); see the log file")
         else:
-            self.finished.emit(job.id, outcome)
+            if isinstance(outcome, int):
+                self.from_history.emit(job.id, outcome)
+            else:
+                self.finished.emit(job.id, outcome)
 
     def _summarize(self, summarizer: Any, job: Job, table: Any) -> Any:
         from lexbrief.store.jobs import Heartbeat, LeaseLost
@@ -196,11 +203,22 @@ class SummaryWorker(QObject):
         if table is None:
             return summarizer.summarize(job.path, template=job.template, password=job.password,
                                         observer=observer, cancel=job.cancel)
+        from lexbrief.loaders import load_document
+
+        lease = (job.id, table.owner)
         try:
             with Heartbeat(table, job.id):
-                return summarizer.summarize(job.path, template=job.template,
-                                            password=job.password, observer=observer,
-                                            cancel=job.cancel, job=(job.id, table.owner))
+                document = load_document(job.path, password=job.password)
+                chosen = summarizer.template(job.template, document)
+                row = table.get(job.id)
+                earlier = None if job.rerun or row.rerun else summarizer.store.find_summary(
+                    document.sha256, summarizer.model_sha256, chosen.name)
+                if earlier is not None:  # offered from the history instead of run again
+                    summarizer.store.finish_from_history(lease, earlier, document.sha256)
+                    return earlier
+                return summarizer.summarize_document(document, template=job.template,
+                                                     observer=observer, cancel=job.cancel,
+                                                     job=lease)
         except LeaseLost as exc:
             raise UserFacingError("another LexBrief process took this document over") from exc
 
