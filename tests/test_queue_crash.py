@@ -301,12 +301,11 @@ def small_disk(tmp_path: Path) -> Any:
 
 
 def _fill(path: Path) -> None:
-    with path.open("wb") as handle:
+    with path.open("wb", buffering=0) as handle:  # unbuffered: each write hits the disk
         for block in (1 << 20, 1 << 12, 1):
             try:
                 while True:
                     handle.write(b"\0" * block)
-                    handle.flush()
             except OSError:
                 continue
 
