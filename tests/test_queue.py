@@ -373,3 +373,33 @@ def test_a_full_disk_is_a_clear_error_that_writes_nothing_half(
         store.close()
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+_WORKER = """
+import sys, time
+from lexbrief.store import Store
+from lexbrief.store.jobs import JobQueue
+queue = JobQueue(Store())
+ran = []
+while (job := queue.claim()) is not None:
+    time.sleep(0.05)  # the work
+    assert queue.release(job.id, "done", "worked")
+    ran.append(job.id)
+print(" ".join(map(str, ran)))
+"""
+
+
+def test_processes_sharing_a_data_folder_split_the_queue_without_overlap(
+        tmp_path: Path) -> None:
+    """Three real processes claim from one jobs table at once (the model-free half of the
+    two-process test in test_queue_crash.py): every job runs once, none twice."""
+    queue = JobQueue(Store())
+    ids = [queue.enqueue(tmp_path / f"{n:02}.pdf").id for n in range(40)]
+    workers = [subprocess.Popen([sys.executable, "-c", _WORKER], stdout=subprocess.PIPE,
+                                text=True) for _ in range(3)]
+    ran = [[int(x) for x in w.communicate(timeout=120)[0].split()] for w in workers]
+    assert all(w.returncode == 0 for w in workers)
+    every = sorted(job for part in ran for job in part)
+    assert every == ids  # each exactly once
+    assert sum(1 for part in ran if part) >= 2  # they did share the work
+    assert queue.counts()["done"] == 40
