@@ -179,3 +179,79 @@ def test_hardware_panel_plots_live_samples(window: MainWindow, qtbot) -> None:  
     assert window.hardware.ram.latest() and window.hardware.ram.latest() > 0
     assert window.hardware.rss.latest() and window.hardware.rss.latest() > 10  # MB
     assert window.hardware.gpu.latest() is None  # no GPU here: unavailable, never 0
+
+
+def test_the_window_shows_the_jobs_table_on_start_and_runs_what_a_crash_left(  # type: ignore[no-untyped-def]
+        qtbot, tmp_path: Path) -> None:
+    """The queue's logic in the window (the stand-in model: what is checked is which jobs
+    run and how the table ends, not the summary; the real model runs in the tests above)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from lexbrief.gui.worker import SummaryWorker
+    from lexbrief.store.jobs import JobQueue
+
+    from fake_engine import FakeEngine
+
+    store = Store()
+    dead = subprocess.run([sys.executable, "-c", "from lexbrief.store.jobs import "
+                           "process_owner; print(process_owner())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    crashed = JobQueue(store, owner=dead)
+    failed = crashed.enqueue(tmp_path / "old.pdf")
+    crashed.claim()
+    crashed.release(failed.id, "failed", "the file is damaged")
+    order = tmp_path / "order.pdf"
+    shutil.copy(DOCUMENTS / "court-order-ca7.pdf", order)
+    running = crashed.enqueue(order)
+    crashed.claim()  # the process running it was killed: the row still says "running"
+    waiting = crashed.enqueue(MALFORMED / "random-bytes.pdf")
+    win = MainWindow(SummaryWorker(engine_factory=lambda _model: FakeEngine()))
+    win.skip_close_question = True  # type: ignore[attr-defined]
+    qtbot.addWidget(win)
+    try:
+        assert win.queue.topLevelItemCount() == 3
+        assert win.queue.job_state(failed.id) == "failed: the file is damaged"
+        qtbot.waitUntil(lambda: win.queue.job_state(running.id) == "done", timeout=60000)
+        qtbot.waitUntil(lambda: win.queue.job_state(waiting.id).startswith("failed"),
+                        timeout=60000)
+        table = JobQueue(Store())
+        done = table.get(running.id)
+        assert (done.state, done.attempts) == ("done", 2) and done.summary_id is not None
+        assert Store().get(done.summary_id).document_name == "order.pdf"
+        bad = table.get(waiting.id)
+        assert bad.state == "failed" and "random-bytes.pdf" in (bad.reason or "")
+        # nothing is left waiting
+        assert table.counts()["queued"] == 0
+    finally:
+        win.close()
+
+
+def test_a_document_already_in_the_history_is_shown_from_it_unless_re_run(  # type: ignore[no-untyped-def]
+        qtbot, tmp_path: Path) -> None:
+    """Queue logic with the stand-in model: the second drop of a summarized document is not
+    run again; History → Re-run… runs it."""
+    from lexbrief.gui.worker import SummaryWorker
+
+    from fake_engine import FakeEngine
+
+    engine = FakeEngine()
+    win = MainWindow(SummaryWorker(engine_factory=lambda _model: engine))
+    win.skip_close_question = True  # type: ignore[attr-defined]
+    qtbot.addWidget(win)
+    try:
+        order = DOCUMENTS / "court-order-ca7.pdf"
+        [first] = win.add_paths([order])
+        qtbot.waitUntil(lambda: win.queue.job_state(first) == "done", timeout=60000)
+        calls = len(engine.calls)
+        [second] = win.add_paths([order])
+        assert second != first
+        qtbot.waitUntil(lambda: win.queue.job_state(second).startswith("done (from the history"),
+                        timeout=60000)
+        assert len(engine.calls) == calls and Store().counts()["summaries"] == 1
+        [third] = win.add_paths([order], rerun=True)
+        qtbot.waitUntil(lambda: win.queue.job_state(third) == "done", timeout=60000)
+        assert len(engine.calls) > calls and Store().counts()["summaries"] == 2
+    finally:
+        win.close()

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from lexbrief.errors import StorageError, UserFacingError
+from lexbrief.paths import create_private
 from lexbrief.store import StoredSummary
 
 FORMATS = ("md", "txt", "docx")
@@ -79,6 +80,8 @@ def export(summary: StoredSummary, fmt: str, out: Path) -> Path:
         raise UserFacingError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
     tmp = out.with_name(f".{out.name}.partial")
     try:
+        tmp.unlink(missing_ok=True)
+        create_private(tmp)  # 0600: a summary of a client file is not for other accounts
         if fmt == "docx":
             write_docx(summary, tmp)
         else:

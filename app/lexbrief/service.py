@@ -133,6 +133,7 @@ class Summarizer:
         self._engine_factory = engine_factory
         self._engine: Engine | None = None
         self._model_sha256: str | None = None
+        self.last_checkpoints: Any = None  # the last run's StoreCheckpoints (counts, overhead)
         self.templates = load_templates()
         user = load_settings()
         self.pipeline_settings = pipeline_settings or PipelineSettings(
@@ -157,24 +158,37 @@ class Summarizer:
 
     def summarize(self, path: Path, *, template: str = "auto", password: str | None = None,
                   observer: Observer | None = None, cancel: CancelToken = NEVER,
-                  limits: Limits = Limits()) -> Outcome:
+                  limits: Limits = Limits(), job: tuple[int, str] | None = None) -> Outcome:
         document = load_document(path, password=password, limits=limits)
         return self.summarize_document(document, template=template, observer=observer,
-                                       cancel=cancel)
+                                       cancel=cancel, job=job)
+
+    @property
+    def model_sha256(self) -> str:
+        if self._model_sha256 is None:
+            self._model_sha256 = self.store.model_sha256(self.model.path)
+        return self._model_sha256
 
     def summarize_document(self, document: Document, *, template: str = "auto",
                            observer: Observer | None = None,
-                           cancel: CancelToken = NEVER) -> Outcome:
+                           cancel: CancelToken = NEVER,
+                           job: tuple[int, str] | None = None) -> Outcome:
+        """`job` (id, lease owner): the queue job this run is, marked done with the summary.
+        Finished map steps are checkpointed; a resumed run reuses them."""
         chosen, kind_note = self.template(template, document)
         engine = self.engine
         accountant = Accountant(sampler=self.sampler)
+        checkpoints = self.store.checkpoints(document.sha256, self.model_sha256)
         with (monitor := accountant.monitor()):
             summary = Pipeline(monitor.wrap(engine), self.pipeline_settings).run(
-                document, chosen, observer=observer, cancel=cancel, kind_note=kind_note)
+                document, chosen, observer=observer, cancel=cancel, kind_note=kind_note,
+                checkpoints=checkpoints)
         cancel.check()
         account = accountant.settle(monitor, summary.usage)
-        if self._model_sha256 is None:
-            self._model_sha256 = self.store.model_sha256(self.model.path)
+        self.last_checkpoints = checkpoints
+        if checkpoints.reused:
+            log.info("%s: resumed with %d step(s) from checkpoints (%.1f s of model time "
+                     "saved)", document.name, checkpoints.reused, checkpoints.seconds_reused)
         summary_id = self.store.save_summary(
             document={"sha256": document.sha256, "name": document.name,
                       "path": str(document.path.resolve()), "kind": document.kind,
@@ -199,8 +213,9 @@ class Summarizer:
                 "wall_seconds": summary.wall_seconds,
             },
             run_record=account.ledger_row(document.name, self.model.path.name),
+            job=job,
         )
         log.info("stored summary #%d of %s (%d chunks, %.1f s)", summary_id, document.name,
                  summary.chunks, summary.wall_seconds)
-        return Outcome(summary_id, summary, self.model, self._model_sha256, run=account.record,
+        return Outcome(summary_id, summary, self.model, self.model_sha256, run=account.record,
                        cost=account.cost, cost_error=account.cost_error)

@@ -15,6 +15,7 @@ import logging.handlers
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from lexbrief import __version__
 from lexbrief.errors import Cancelled, ExitCode, UserFacingError
@@ -22,23 +23,41 @@ from lexbrief.errors import Cancelled, ExitCode, UserFacingError
 log = logging.getLogger("lexbrief")
 
 # Command modules, in the order `--help` lists them. Each has register(subparsers).
-COMMAND_MODULES = ["lexbrief.cli.summarize", "lexbrief.cli.history", "lexbrief.cli.costs",
+COMMAND_MODULES = ["lexbrief.cli.summarize", "lexbrief.cli.queue", "lexbrief.cli.history",
+                   "lexbrief.cli.costs",
                    "lexbrief.cli.models", "lexbrief.cli.hw",
                    "lexbrief.cli.bench", "lexbrief.cli.eval"]
 
 
+class PrivateLogHandler(logging.handlers.RotatingFileHandler):
+    """The log names client files: it and its rotated copies are created 0600. A log that
+    cannot be written (a full disk) is not a reason to print tracebacks at the user."""
+
+    def _open(self) -> Any:
+        from lexbrief.paths import private_opener
+
+        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors,
+                    opener=private_opener)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handleError(record)
+
+
 def setup_logging(verbose: bool = False) -> str:
-    from lexbrief.paths import log_dir
+    from lexbrief.paths import log_dir, repair_notes
 
     path = log_dir() / "lexbrief.log"
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3,
-                                                   encoding="utf-8")
+    handler = PrivateLogHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("lexbrief")
     for old in root.handlers:
         old.close()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for note in repair_notes():
+        root.warning("data folder permissions: %s", note)
     return str(path)
 
 

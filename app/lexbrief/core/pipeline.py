@@ -20,6 +20,8 @@ Progress and tokens go to an observer; cancel is checked between steps and betwe
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -89,6 +91,24 @@ class Observer:
         """A piece of generated text (stage "final" is the overview being written)."""
 
 
+class Checkpoints:
+    """Where finished map steps' notes are kept, so that a run interrupted by a crash resumes
+    with only the missing steps (the store keeps them per document and model). `scope` names
+    the run's parameters (chunk budget, prompts, budgets, sampling): notes are reused only under
+    the same ones. This default keeps nothing."""
+
+    def load(self, scope: str, step: str) -> str | None:
+        return None
+
+    def save(self, scope: str, step: str, notes: str, seconds: float) -> None:
+        """A step finished: `notes` are its result, `seconds` what it cost."""
+
+
+def _step_key(stage: str, text: str, index: int | None = None) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"{stage}:{index}:{digest}" if index is not None else f"{stage}:{digest}"
+
+
 @dataclass
 class Summary:
     document: Document
@@ -149,6 +169,8 @@ class Pipeline:
     def __init__(self, engine: Engine, settings: PipelineSettings | None = None) -> None:
         self.engine = engine
         self.settings = settings or PipelineSettings()
+        self._checkpoints = Checkpoints()
+        self._scope = ""
 
     # -- budgets ------------------------------------------------------------------------------
     def _messages(self, template: Template, user: str, prefill: str = "") -> list[Message]:
@@ -176,16 +198,26 @@ class Pipeline:
             grammar=NOTES_GRAMMAR if self.engine.abilities.grammar else None)
 
     # -- run ----------------------------------------------------------------------------------
+    def checkpoint_scope(self, template: Template, budget: int) -> str:
+        """What a step's notes depend on besides the document and the model."""
+        settings = {k: v for k, v in self.settings.as_dict().items() if k != "parallel_map"}
+        key = {"budget": budget, "context": self.engine.info.context_length,
+               "settings": settings, "system": template.system, "map": template.map,
+               "format": NOTES_INSTRUCTION, "grammar": self.engine.abilities.grammar}
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+
     def run(self, document: Document, template: Template, *,
             observer: Observer | None = None, cancel: CancelToken = NEVER,
-            kind_note: str = "") -> Summary:
+            kind_note: str = "", checkpoints: Checkpoints | None = None) -> Summary:
         observer = observer or Observer()
         started = time.perf_counter()
         tracker = _Tracker(observer, started)
         tracker.emit("chunking", "reading the document with the model's tokenizer")
         count = self.engine.count_tokens
-        chunks = chunk_document(document, count, self.engine.split_by_tokens,
-                                self.chunk_budget(template))
+        budget = self.chunk_budget(template)
+        self._checkpoints = checkpoints or Checkpoints()
+        self._scope = self.checkpoint_scope(template, budget)
+        chunks = chunk_document(document, count, self.engine.split_by_tokens, budget)
         coverage = verify_coverage(document, chunks, count)
         if coverage.tokens_dropped:
             raise RuntimeError(f"chunking lost {coverage.tokens_dropped} tokens of {document.name}")
@@ -193,20 +225,37 @@ class Pipeline:
             raise DocumentError(f"{document.name}: no text to summarize.")
         usage = Usage()
         tracker.total = len(chunks) + 1
+        kept = {c.index: n for c in chunks
+                if (n := self._checkpoints.load(self._scope, _step_key("map", c.text, c.index)))
+                is not None}
         if self.engine.abilities.batched_chat and self.settings.parallel_map > 1 \
                 and len(chunks) > 1:
-            replies = self._map_parallel(template, chunks, observer, cancel, usage, tracker)
+            for reused in sorted(kept):
+                tracker.emit("map", f"chunk {reused + 1} of {len(chunks)}: notes kept from an "
+                                    "interrupted run")
+            missing = [c for c in chunks if c.index not in kept]
+            fresh = iter(self._map_parallel(template, missing, observer, cancel, usage, tracker)
+                         if missing else [])
+            replies = [kept[c.index] if c.index in kept else next(fresh) for c in chunks]
         else:
             replies = []
             for chunk in chunks:
                 cancel.check()
+                if chunk.index in kept:
+                    tracker.emit("map", f"chunk {chunk.index + 1} of {len(chunks)}: notes kept "
+                                        "from an interrupted run")
+                    replies.append(kept[chunk.index])
+                    continue
                 tracker.emit("map", f"reading {chunk.pages_label} (chunk "
                                     f"{chunk.index + 1} of {len(chunks)})")
                 cancel.check()
+                step_started = time.perf_counter()
                 replies.append(self._generate(
                     self._messages(template, self._map_prompt(template, chunk.pages_label,
                                                               chunk.text), NOTES_PREFILL),
                     self._map_params(), "map", observer, cancel, usage, tracker))
+                self._checkpoints.save(self._scope, _step_key("map", chunk.text, chunk.index),
+                                       replies[-1], time.perf_counter() - step_started)
         cancel.check()
         source = SourceText(document)
         grounded = [self._ground(document, source, chunk, NOTES_PREFILL + reply, len(chunks))
@@ -279,6 +328,11 @@ class Pipeline:
                 usage.add(item)
                 tracker.observe(item)
                 done += 1
+                if not cancel.cancelled:
+                    chunk = chunks[index]
+                    self._checkpoints.save(self._scope, _step_key("map", chunk.text, chunk.index),
+                                           replies[index],
+                                           item.prompt_seconds + item.generation_seconds)
                 if done < len(chunks):
                     tracker.emit("map", f"read {done} of {len(chunks)} chunks "
                                         f"({chunks[index].pages_label} done)")

@@ -46,7 +46,7 @@ from lexbrief.gui.summary_view import SummaryView
 from lexbrief.gui.tasks import run_in_background
 from lexbrief.gui.worker import SummaryWorker, WorkerThread
 from lexbrief.loaders import SUPPORTED_SUFFIXES, expand_inputs, load_document
-from lexbrief.paths import data_dir
+from lexbrief.paths import create_private, data_dir
 from lexbrief.store import Store, StoredSummary
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
+        w.from_history.connect(self._on_from_history)
         w.model_loaded.connect(self._on_model_loaded)
         w.model_loaded.connect(self.models.show_loaded)
         self.models.active_changed.connect(lambda _path: self.worker.reload_model())
@@ -134,6 +135,44 @@ class MainWindow(QMainWindow):
         self.worker_thread.start()
         QTimer.singleShot(0, self.history.refresh)
         QTimer.singleShot(0, self.models.refresh)
+        self.restore_queue()
+
+    def restore_queue(self) -> None:
+        """Show the jobs table: what a crash or the last quit left queued or running runs
+        now (running ones of a dead process are queued again); finished ones are listed."""
+        from lexbrief.errors import UserFacingError
+        from lexbrief.store.jobs import FINISHED, owner_pid
+
+        try:
+            table = self.worker._table()
+            table.recover()
+            rows = table.jobs()
+        except UserFacingError as exc:
+            self.statusBar().showMessage(f"The queue cannot be read: {exc.message}", 8000)
+            return
+        shown = [j for j in rows if j.state not in FINISHED] + [
+            j for j in rows if j.state in FINISHED][-50:]
+        for job in sorted(shown, key=lambda j: j.id):
+            self.jobs[job.id] = {"path": job.path, "outcome": None, "draft": "",
+                                 "summary_id": job.summary_id}
+            self.queue.add(job.id, job.path)
+            if job.state == "queued" and job.password_required:
+                self.queue.set_state(job.id, "waiting: needs its password (drop it again)")
+            elif job.state == "queued":
+                self.worker.submit(job.path, template=job.template, model=job.model,
+                                   job_id=job.id)
+            elif job.state == "running":
+                self.queue.set_state(job.id, f"running in another LexBrief (pid "
+                                             f"{owner_pid(job.owner)})")
+            elif job.state == "done":
+                self.queue.set_state(job.id, "done", f"stored as summary #{job.summary_id}")
+            else:
+                self.queue.set_state(job.id, f"{job.state}: {job.reason or ''}".strip(": "))
+        if shown:
+            waiting = sum(j.state == "queued" for j in shown)
+            self.statusBar().showMessage(
+                f"{waiting} document(s) from the last session queued again." if waiting else
+                f"{len(shown)} job(s) from earlier sessions.", 6000)
 
     # -- actions ------------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -197,17 +236,21 @@ class MainWindow(QMainWindow):
         self.addToolBar(bar)
 
     # -- adding documents ---------------------------------------------------------------------
-    def add_paths(self, paths: list[Path], *, template: str | None = None) -> list[int]:
+    def add_paths(self, paths: list[Path], *, template: str | None = None,
+                  rerun: bool = False) -> list[int]:
         files = expand_inputs(paths)
         if not files:
             self.statusBar().showMessage("No supported documents there.", 5000)
             return []
         ids = []
         for path in files:
-            job = self.worker.submit(path, template=template or self.template.currentData())
+            job = self.worker.submit(path, template=template or self.template.currentData(),
+                                     rerun=rerun)
+            ids.append(job.id)
+            if job.id in self.jobs:  # already queued (the table keeps one job per document)
+                continue
             self.jobs[job.id] = {"path": path, "outcome": None, "draft": ""}
             self.queue.add(job.id, path)
-            ids.append(job.id)
         if self.shown_job is None or self.queue.job_state(self.shown_job).startswith(
                 ("done", "failed", "cancelled")):
             self._select(ids[0])
@@ -233,9 +276,10 @@ class MainWindow(QMainWindow):
             self.add_paths([Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()])
         elif mime.hasText() and len(mime.text().split()) >= 20:
             folder = data_dir() / "pasted"
-            folder.mkdir(exist_ok=True)
+            folder.mkdir(exist_ok=True, mode=0o700)
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             path = folder / f"pasted-{stamp}.txt"
+            create_private(path)
             path.write_text(mime.text(), encoding="utf-8")
             self.add_paths([path])
         else:
@@ -278,6 +322,14 @@ class MainWindow(QMainWindow):
         self.history.refresh()
         self.hardware.show_run(outcome)
 
+    def _on_from_history(self, job_id: int, summary_id: int) -> None:
+        self.jobs[job_id]["summary_id"] = summary_id
+        self.queue.set_state(job_id, "done (from the history)",
+                             f"already summarized as #{summary_id} with this model and "
+                             "template; History → Re-run… runs it again")
+        if self.shown_job == job_id:
+            self._show_job(job_id)
+
     def _on_failed(self, job_id: int, message: str) -> None:
         self.queue.set_state(job_id, f"failed: {message}", message)
         if self.shown_job == job_id:
@@ -314,6 +366,8 @@ class MainWindow(QMainWindow):
         state = self.queue.job_state(job_id)
         if job["outcome"] is not None:
             self._show_outcome(job_id)
+        elif job.get("summary_id") and state.startswith("done"):  # from an earlier session
+            run_in_background(lambda: _get(job["summary_id"]), self._show_restored)
         elif state.startswith(("failed", "cancelled")):
             self.summary.show_message(job["path"].name, state)
         else:
@@ -330,6 +384,10 @@ class MainWindow(QMainWindow):
         self.shown_summary = None
         self.summary.show_final(s.document.name, s.text, _footer(outcome))
         run_in_background(lambda: _get(outcome.summary_id), self._remember_stored)
+
+    def _show_restored(self, stored: StoredSummary) -> None:
+        if self.shown_job is not None and self.jobs[self.shown_job].get("summary_id") == stored.id:
+            self.show_stored(stored)
 
     def _remember_stored(self, stored: StoredSummary) -> None:
         self.shown_summary = stored
@@ -422,7 +480,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Source not found",
                                     f"{stored.document_name} is no longer where it was read.")
             return
-        self.add_paths([path])
+        self.add_paths([path], rerun=True)  # the user asks: run it even if it is stored
 
     def delete_summary(self, summary_id: int) -> None:
         answer = QMessageBox.question(self, "Delete summary", f"Delete summary #{summary_id}?")
@@ -449,6 +507,7 @@ class MainWindow(QMainWindow):
         if fmt == "pdf":
             document = QTextDocument()
             document.setHtml(self.summary.toHtml())
+            create_private(path)
             writer = QPdfWriter(str(path))
             writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
             document.print_(writer)
@@ -487,7 +546,7 @@ class MainWindow(QMainWindow):
         if running and not getattr(self, "skip_close_question", False):
             answer = QMessageBox.question(
                 self, "Quit LexBrief", f"{len(running)} document(s) are not finished. Stop them "
-                "and quit? Nothing is saved for unfinished documents.")
+                "and quit? They stay in the queue and go on the next time LexBrief starts.")
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return

@@ -32,6 +32,7 @@ class Job:
     template: str = "auto"
     password: str | None = None
     model: str | None = None  # None: the active or starter model
+    rerun: bool = False  # run even if the history has this document (same model, template)
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
@@ -54,6 +55,7 @@ class SummaryWorker(QObject):
     finished = Signal(int, object)  # job id, Outcome
     failed = Signal(int, str)  # job id, plain-words reason
     cancelled = Signal(int)
+    from_history = Signal(int, int)  # job id, the stored summary's id (not run again)
     model_loaded = Signal(object)  # ModelInfo
 
     def __init__(self, engine_factory: Any = None) -> None:
@@ -67,15 +69,37 @@ class SummaryWorker(QObject):
         self._reload = threading.Event()
         self.sampler: Any = None  # the window's telemetry sampler, shared with each run
         self.busy_with: int | None = None
+        self._gui_queue: Any = None  # the jobs table, for the GUI thread
+        self._stopping = False
+        self._worker_queue: Any = None  # the jobs table, for the worker thread
 
     # -- called from the GUI thread -----------------------------------------------------------
     def submit(self, path: Path, *, template: str = "auto", password: str | None = None,
-               model: str | None = None) -> Job:
-        job = Job(next(self._ids), Path(path), template, password, model)
+               model: str | None = None, job_id: int | None = None,
+               rerun: bool = False) -> Job:
+        """Queue a document: a row in the jobs table (lexbrief.store.jobs) that the window and
+        the CLI share, run by this worker. `job_id`: a row already there (after a restart)."""
+        if job_id is None:
+            try:
+                job_id = self._table().enqueue(path, template=template, model=model,
+                                               password_required=password is not None,
+                                               rerun=rerun).id
+            except UserFacingError as exc:  # the table cannot be written: run it anyway
+                log.warning("job not recorded in the queue table: %s", exc.message)
+                job_id = -next(self._ids)
+        job = Job(job_id, Path(path), template, password, model, rerun=rerun)
         with self._lock:
             self._jobs[job.id] = job
         self._queue.put(job)
         return job
+
+    def _table(self) -> Any:
+        from lexbrief.store import Store
+        from lexbrief.store.jobs import JobQueue
+
+        if self._gui_queue is None:
+            self._gui_queue = JobQueue(Store())
+        return self._gui_queue
 
     def cancel(self, job_id: int) -> None:
         with self._lock:
@@ -90,6 +114,8 @@ class SummaryWorker(QObject):
             job.cancel.cancel()
 
     def stop(self) -> None:
+        """The window closes: unfinished jobs stay queued in the table for the next start."""
+        self._stopping = True
         self.cancel_all()
         self._queue.put(None)
 
@@ -127,24 +153,95 @@ class SummaryWorker(QObject):
 
     def _run_job(self, job: Job) -> None:
         if job.cancel.cancelled:
+            if job.id > 0 and not self._stopping:
+                self._cancel_row(job.id)
             self.cancelled.emit(job.id)
             return
         self.busy_with = job.id
         self.started.emit(job.id)
+        table = None
         try:
             summarizer = self._summarizer(job.model)
-            outcome = summarizer.summarize(job.path, template=job.template,
-                                           password=job.password,
-                                           observer=_SignalObserver(self, job), cancel=job.cancel)
+            if job.id > 0:
+                from lexbrief.store.jobs import JobQueue
+
+                if self._worker_queue is None or self._worker_queue.store is not summarizer.store:
+                    self._worker_queue = JobQueue(summarizer.store)
+                table = self._worker_queue
+                if table.claim([job.id]) is None:
+                    self.failed.emit(job.id, "another LexBrief window or batch is summarizing "
+                                             "it, or it is finished; see the queue")
+                    return
+            outcome = self._summarize(summarizer, job, table)
         except Cancelled:
+            if self._stopping:
+                self._release(table, job, "queued", "interrupted when the window closed")
+            else:
+                self._release(table, job, "cancelled", "cancelled by the user")
             self.cancelled.emit(job.id)
         except UserFacingError as exc:
+            from lexbrief.errors import ExitCode
+
+            # a full disk or a model that cannot load: the job waits for the next start
+            retry = exc.exit_code in (ExitCode.STORAGE, ExitCode.MODEL)
+            self._release(table, job, "queued" if retry else "failed", exc.message)
             self.failed.emit(job.id, exc.message)
         except Exception as exc:  # noqa: BLE001 (a bug: keep the window alive, log it)
             log.error("internal error summarizing %s\n%s", job.path, traceback.format_exc())
+            self._release(table, job, "failed", "internal error (a bug); see the log")
             self.failed.emit(job.id, f"internal error ({type(exc).__name__}); see the log file")
         else:
-            self.finished.emit(job.id, outcome)
+            if isinstance(outcome, int):
+                self.from_history.emit(job.id, outcome)
+            else:
+                self.finished.emit(job.id, outcome)
+
+    def _summarize(self, summarizer: Any, job: Job, table: Any) -> Any:
+        from lexbrief.store.jobs import Heartbeat, LeaseLost
+
+        observer = _SignalObserver(self, job)
+        if table is None:
+            return summarizer.summarize(job.path, template=job.template, password=job.password,
+                                        observer=observer, cancel=job.cancel)
+        from lexbrief.loaders import load_document
+
+        lease = (job.id, table.owner)
+        try:
+            with Heartbeat(table, job.id):
+                document = load_document(job.path, password=job.password)
+                chosen, _kind_note = summarizer.template(job.template, document)
+                row = table.get(job.id)
+                earlier = None if job.rerun or row.rerun else summarizer.store.find_summary(
+                    document.sha256, summarizer.model_sha256, chosen.name)
+                if earlier is not None:  # offered from the history instead of run again
+                    summarizer.store.finish_from_history(lease, earlier, document.sha256)
+                    return earlier
+                return summarizer.summarize_document(document, template=job.template,
+                                                     observer=observer, cancel=job.cancel,
+                                                     job=lease)
+        except LeaseLost as exc:
+            raise UserFacingError("another LexBrief process took this document over") from exc
+
+    def _cancel_row(self, job_id: int) -> None:
+        from lexbrief.store import Store
+        from lexbrief.store.jobs import JobQueue
+
+        try:
+            store = Store()
+            try:
+                JobQueue(store).cancel(job_id)
+            finally:
+                store.close()
+        except UserFacingError as exc:
+            log.warning("job #%d: cancel not recorded: %s", job_id, exc.message)
+
+    def _release(self, table: Any, job: Job, state: str, reason: str) -> None:
+        if table is None:
+            return
+        try:
+            table.release(job.id, state, reason)
+        except UserFacingError as exc:
+            log.warning("job #%d: state not recorded: %s", job.id, exc.message)
 
     def _close(self) -> None:
         for summarizer in self._summarizers.values():
@@ -153,6 +250,7 @@ class SummaryWorker(QObject):
                 engine.close()
             summarizer.store.close()
         self._summarizers.clear()
+        self._worker_queue = None
 
 
 class WorkerThread(QThread):

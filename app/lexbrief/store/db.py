@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import sqlite3
@@ -16,8 +17,9 @@ from typing import Any
 
 import sqlite_utils
 
+from lexbrief.core.pipeline import Checkpoints
 from lexbrief.errors import NotFound, StorageError
-from lexbrief.paths import database_path
+from lexbrief.paths import create_private, database_path
 from lexbrief.store.migrations import migrate
 
 
@@ -51,12 +53,20 @@ def _now() -> str:
 
 
 def _storage_error(exc: Exception, path: Path) -> StorageError:
+    """The world's fault in plain words, decided by SQLite's result code (or the OS errno)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    number = getattr(exc, "errno", None)
     text = str(exc).lower()
-    if "full" in text:
-        return StorageError(f"the disk is full; LexBrief cannot write to {path}.")
-    if "readonly" in text or "read-only" in text or "permission" in text:
+    if primary == sqlite3.SQLITE_FULL or number == errno.ENOSPC or (
+            primary is None and number is None and "full" in text):
+        return StorageError(f"the disk is full; LexBrief cannot write to {path}. Free some "
+                            "space and run it again: finished work is kept.")
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM) or number in (
+            errno.EROFS, errno.EACCES, errno.EPERM) or (
+            primary is None and number is None and ("readonly" in text or "read-only" in text)):
         return StorageError(f"LexBrief may not write to {path} (read-only or no permission).")
-    if "locked" in text:
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return StorageError(f"the database {path} is busy in another program; try again.")
     return StorageError(f"the database {path} cannot be used: {exc}.")
 
@@ -64,6 +74,11 @@ def _storage_error(exc: Exception, path: Path) -> StorageError:
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or database_path()
+        try:
+            # 0600 from the start; SQLite gives its -wal and -shm files the database's mode.
+            create_private(self.path)
+        except OSError as exc:
+            raise _storage_error(exc, self.path) from exc
         try:
             conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
@@ -107,11 +122,17 @@ class Store:
 
     # -- writing ------------------------------------------------------------------------------
     def save_summary(self, *, document: dict[str, Any], summary: dict[str, Any],
-                     run_record: dict[str, Any] | None = None) -> int:
+                     run_record: dict[str, Any] | None = None,
+                     job: tuple[int, str] | None = None) -> int:
         """Upsert the document by sha256 and insert the summary, atomically. `run_record`:
-        the summary's cost-ledger row (see lexbrief.costs.ledger.ledger_row), same transaction."""
+        the summary's cost-ledger row (see lexbrief.costs.ledger.ledger_row), same transaction.
+        `job` (id, lease owner): that queue job becomes done in the same transaction, and only
+        while the lease is still the owner's (else `LeaseLost`, nothing stored). The document's
+        step checkpoints under this model are deleted in it too."""
         try:
             with self._write():
+                if job is not None:
+                    self._check_lease(*job)
                 existing = self.db.execute(
                     "SELECT id FROM documents WHERE sha256 = ?", [document["sha256"]]
                 ).fetchone()
@@ -147,9 +168,50 @@ class Store:
                     self.db.execute(
                         f"INSERT INTO run_records ({', '.join(ledger)}) "
                         f"VALUES ({', '.join('?' for _ in ledger)})", list(ledger.values()))
+                self.db.execute("DELETE FROM checkpoints WHERE document_sha256 = ? AND "
+                                "model_sha256 IS ?", [document["sha256"],
+                                                      summary.get("model_sha256")])
+                if job is not None:
+                    self._finish_job(job[0], summary_id, document["sha256"])
                 return summary_id
         except sqlite3.DatabaseError as exc:
             raise _storage_error(exc, self.path) from exc
+
+    def _check_lease(self, job_id: int, owner: str) -> None:
+        from lexbrief.store.jobs import LeaseLost
+
+        row = self.db.execute("SELECT state, owner FROM jobs WHERE id = ?", [job_id]).fetchone()
+        if row is None or row[0] != "running" or row[1] != owner:
+            raise LeaseLost(f"job #{job_id} was taken over by another process")
+
+    def _finish_job(self, job_id: int, summary_id: int | None, sha256: str,
+                    reason: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE jobs SET state = 'done', summary_id = ?, document_sha256 = ?, reason = ?, "
+            "owner = NULL, lease_expires = NULL, finished = ? WHERE id = ?",
+            [summary_id, sha256, reason, _now(), job_id])
+
+    def finish_from_history(self, job: tuple[int, str], summary_id: int, sha256: str) -> None:
+        """The job's document was already summarized (same sha256, model, template)."""
+        try:
+            with self._write():
+                self._check_lease(*job)
+                self._finish_job(job[0], summary_id, sha256,
+                                 f"already summarized as #{summary_id}")
+        except sqlite3.DatabaseError as exc:
+            raise _storage_error(exc, self.path) from exc
+
+    def find_summary(self, sha256: str, model_sha256: str, template: str) -> int | None:
+        """The newest stored summary of this document by this model with this template."""
+        row = self.db.execute(
+            "SELECT s.id FROM summaries s JOIN documents d ON d.id = s.document_id "
+            "WHERE d.sha256 = ? AND s.model_sha256 = ? AND s.template = ? "
+            "ORDER BY s.id DESC LIMIT 1", [sha256, model_sha256, template]).fetchone()
+        return int(row[0]) if row else None
+
+    # -- step checkpoints (see lexbrief.core.pipeline.Checkpoints) ----------------------------
+    def checkpoints(self, document_sha256: str, model_sha256: str) -> StoreCheckpoints:
+        return StoreCheckpoints(self, document_sha256, model_sha256)
 
     def delete_summary(self, summary_id: int) -> None:
         with self.db.atomic():
@@ -204,6 +266,50 @@ class Store:
         except sqlite3.DatabaseError:
             pass  # only a cache
         return digest
+
+
+class StoreCheckpoints(Checkpoints):
+    """A document's finished map/condense steps in the `checkpoints` table, one short
+    transaction each. Counts what it reused and saved, and the time spent doing it."""
+
+    def __init__(self, store: Store, document_sha256: str, model_sha256: str) -> None:
+        self.store = store
+        self.key = [document_sha256, model_sha256]
+        self.reused = 0
+        self.saved = 0
+        self.seconds_reused = 0.0  # model time the reused steps had cost
+        self.overhead_seconds = 0.0  # time spent reading and writing checkpoints
+
+    def load(self, scope: str, step: str) -> str | None:
+        started = time.perf_counter()
+        try:
+            row = self.store.db.execute(
+                "SELECT notes, seconds FROM checkpoints WHERE document_sha256 = ? AND "
+                "model_sha256 = ? AND parameters = ? AND step = ?",
+                [*self.key, scope, step]).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise _storage_error(exc, self.store.path) from exc
+        finally:
+            self.overhead_seconds += time.perf_counter() - started
+        if row is None:
+            return None
+        self.reused += 1
+        self.seconds_reused += float(row[1])
+        return str(row[0])
+
+    def save(self, scope: str, step: str, notes: str, seconds: float) -> None:
+        started = time.perf_counter()
+        try:
+            with self.store._write():
+                self.store.db.execute(
+                    "INSERT OR REPLACE INTO checkpoints (document_sha256, model_sha256, "
+                    "parameters, step, notes, seconds, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [*self.key, scope, step, notes, seconds, _now()])
+        except sqlite3.DatabaseError as exc:
+            raise _storage_error(exc, self.store.path) from exc
+        finally:
+            self.overhead_seconds += time.perf_counter() - started
+        self.saved += 1
 
 
 def file_sha256(path: Path, block: int = 1 << 20) -> str:

@@ -125,7 +125,56 @@ def m003_run_records(db: sqlite_utils.Database) -> None:
 
 
 @migration
-def m004_grounded_summaries(db: sqlite_utils.Database) -> None:
+def m004_job_queue(db: sqlite_utils.Database) -> None:
+    # One row per document to summarize, for the window and the CLI alike. The password of an
+    # encrypted file is never stored: only that one is needed. A running job is leased to one
+    # process (owner, lease_expires renewed by a heartbeat); a crash leaves it "running" with
+    # a dead owner or a stale lease, and the next claim queues it again.
+    db.execute("""
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+            template TEXT NOT NULL,
+            model TEXT,
+            password_required INTEGER NOT NULL DEFAULT 0,
+            rerun INTEGER NOT NULL DEFAULT 0,
+            reason TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            document_sha256 TEXT,
+            summary_id INTEGER REFERENCES summaries(id) ON DELETE SET NULL,
+            owner TEXT,
+            lease_expires REAL,
+            created TEXT NOT NULL,
+            started TEXT,
+            finished TEXT
+        )""")
+    db.execute("CREATE INDEX jobs_state ON jobs(state, id)")
+    db.execute("CREATE INDEX jobs_path ON jobs(path)")
+
+
+@migration
+def m005_step_checkpoints(db: sqlite_utils.Database) -> None:
+    # The notes of each finished map/condense step of a document not yet summarized, keyed by
+    # the document, the model and the run's parameters (chunk budget, prompts, budgets). Each
+    # is written in its own short transaction; storing the summary deletes them in its own.
+    db.execute("""
+        CREATE TABLE checkpoints (
+            document_sha256 TEXT NOT NULL,
+            model_sha256 TEXT NOT NULL,
+            parameters TEXT NOT NULL,
+            step TEXT NOT NULL,
+            notes TEXT NOT NULL,
+            seconds REAL NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (document_sha256, model_sha256, parameters, step)
+        ) WITHOUT ROWID""")
+
+
+@migration
+def m006_grounded_summaries(db: sqlite_utils.Database) -> None:
     # What backs a grounded summary, for audit: the abstract (field -> value, quote, page), the
     # model's notes that were not shown and why, the overview's sentence checks, and which kind
     # of document was assumed. `citations` holds the shown key points with their quotes.
