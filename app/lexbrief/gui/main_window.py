@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         w = self.worker
         w.started.connect(self._on_started)
         w.progress.connect(self._on_progress)
+        w.speed.connect(self._on_speed)
         w.token.connect(self._on_token)
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
@@ -246,12 +247,19 @@ class MainWindow(QMainWindow):
     # -- worker signals -----------------------------------------------------------------------
     def _on_started(self, job_id: int) -> None:
         self.queue.set_state(job_id, "reading")
+        self.hardware.mark(f"▶ {self.jobs[job_id]['path'].name}")
         if self.shown_job == job_id:
             self.summary.start(self.jobs[job_id]["path"].name)
 
+    def _on_speed(self, job_id: int, meter: Any) -> None:
+        self.jobs[job_id]["meter"] = meter
+        self.hardware.track(meter)
+
     def _on_progress(self, job_id: int, progress: Progress) -> None:
-        self.queue.set_progress(job_id, progress)
-        self.hardware.set_speed(progress.tokens_per_second or None)
+        from lexbrief.telemetry.speed import live_text
+
+        meter = self.jobs[job_id].get("meter")
+        self.queue.set_progress(job_id, progress, live_text(meter) if meter else None)
 
     def _on_token(self, job_id: int, stage: str, text: str) -> None:
         if stage != "final":
@@ -270,15 +278,18 @@ class MainWindow(QMainWindow):
         if self.shown_job == job_id:
             self._show_outcome(job_id)
         self.history.refresh()
+        self.hardware.mark("■ done")
         self.hardware.show_run(outcome)
 
     def _on_failed(self, job_id: int, message: str) -> None:
         self.queue.set_state(job_id, f"failed: {message}", message)
+        self.hardware.mark("✕ failed")
         if self.shown_job == job_id:
             self.summary.show_message(self.jobs[job_id]["path"].name, message)
 
     def _on_cancelled(self, job_id: int) -> None:
         self.queue.set_state(job_id, "cancelled")
+        self.hardware.mark("✕ cancelled")
         if self.shown_job == job_id:
             self.summary.show_message(self.jobs[job_id]["path"].name,
                                       "Cancelled. Nothing was saved for this document.")
@@ -468,6 +479,8 @@ class MainWindow(QMainWindow):
 
 
 def _footer(outcome: Any) -> str:
+    from lexbrief.telemetry.speed import run_text
+
     s = outcome.summary
     u = s.usage
     verified = sum(1 for p in s.points if p.verified)
@@ -475,7 +488,7 @@ def _footer(outcome: Any) -> str:
             f"{s.coverage.pages_total} pages read, {s.coverage.tokens_read} tokens, "
             f"{s.coverage.tokens_dropped} dropped · {verified}/{len(s.points)} citations verified "
             f"against the page text · {u.prompt_tokens} prompt + {u.completion_tokens} generated "
-            f"tokens · {s.wall_seconds:.1f} s · {outcome.model.path.name}")
+            f"tokens · {run_text(outcome.run, s.wall_seconds)} · {outcome.model.path.name}")
 
 
 def _get(summary_id: int) -> StoredSummary:
