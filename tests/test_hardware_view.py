@@ -12,7 +12,7 @@ from lexbrief.costs.compare import compare_numbers
 from lexbrief.costs.pricing import load_pricing
 from lexbrief.engine.base import Usage
 from lexbrief.gui.cost_chart import CostChartView
-from lexbrief.gui.hardware_view import HardwareView, missing_note
+from lexbrief.gui.hardware_view import HardwareView
 from lexbrief.gui.plot import LivePlot, nice_top, time_ticks, value_ticks
 from lexbrief.paths import resource_dir
 from lexbrief.telemetry.samples import GpuSample, Sample
