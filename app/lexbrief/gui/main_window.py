@@ -67,6 +67,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("LexBrief")
         self.setAcceptDrops(True)
         self.resize(1280, 820)
+        screen = QGuiApplication.primaryScreen()
+        if screen is not None:  # a 1280×720 screen, or 200% scale on 2560×1440: fit it
+            free = screen.availableGeometry()
+            self.resize(min(1280, free.width()), min(820, free.height()))
         self.worker = worker or SummaryWorker()
         self.worker_thread = WorkerThread(self.worker)
         self.jobs: dict[int, dict[str, Any]] = {}
@@ -173,6 +177,19 @@ class MainWindow(QMainWindow):
         menu.insertAction(self.quit_action, self.settings_action)
         view = self.menuBar().addMenu("&View")
         view.addAction(self.find_action)
+        view.addSeparator()
+        # Every tab one key away (and the queue, where Del cancels).
+        self.tab_actions = []
+        for index, (label, widget) in enumerate((("&Summary", self.summary),
+                                                 ("&History", self.history),
+                                                 ("&Models", self.models),
+                                                 ("Hardware && &cost", self.hardware)), 1):
+            act = action(label, lambda _c=False, w=widget: self.show_tab(w), f"Ctrl+{index}")
+            view.addAction(act)
+            self.tab_actions.append(act)
+        self.focus_queue_action = action("&Queue", self.focus_queue, "Ctrl+0",
+                                         "Move the keyboard focus to the queue")
+        view.addAction(self.focus_queue_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(action("Open &data folder", self.show_data_folder))
         help_menu.addAction(action("&About LexBrief", self.about))
@@ -392,6 +409,17 @@ class MainWindow(QMainWindow):
 
     def cancel_all(self) -> None:
         self.worker.cancel_all()
+
+    # -- keyboard -----------------------------------------------------------------------------
+    def show_tab(self, widget: QWidget) -> None:
+        self.tabs.setCurrentWidget(widget)
+        widget.setFocus()
+        focus = widget.focusWidget() or widget.nextInFocusChain()
+        if focus is not None:
+            focus.setFocus()
+
+    def focus_queue(self) -> None:
+        self.queue.setFocus()
 
     # -- history ------------------------------------------------------------------------------
     def focus_history(self) -> None:
