@@ -29,7 +29,7 @@ from lexbrief.gui.tasks import run_in_background
 
 COLUMNS = ("Model", "Size", "50-page contract", "Memory needed / free", "Licence",
            "On this machine", "Status")
-TIME_COLUMN, MEMORY_COLUMN, LICENCE_COLUMN = 2, 3, 4
+TIME_COLUMN, MEMORY_COLUMN, LICENCE_COLUMN, FIT_COLUMN, STATUS_COLUMN = 2, 3, 4, 5, 6
 
 
 @dataclass
@@ -167,7 +167,7 @@ class ModelsView(QWidget):
             item.setToolTip(LICENCE_COLUMN, row.licence_words + (
                 ". Gated: the model's hub page asks you to accept its licence and log in "
                 "before downloading (a token)" if row.gated else ""))
-            item.setToolTip(5, row.fit)
+            item.setToolTip(FIT_COLUMN, row.fit)
             if row.memory_needed is not None and row.memory_needed > row.memory_free:
                 item.setForeground(MEMORY_COLUMN, Qt.GlobalColor.darkRed)
             self.list.addTopLevelItem(item)
