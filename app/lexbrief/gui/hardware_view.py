@@ -118,7 +118,6 @@ class HardwareView(QWidget):
         self._meters: list[SpeedMeter] = []
         self._markers: list[tuple[float, str]] = []
         self._last_outcome: Any = None
-        self.status = self.note  # older name
 
     # -- telemetry ----------------------------------------------------------------------------
     def start(self) -> None:
