@@ -74,10 +74,10 @@ def test_cpu_is_lexbrief_vs_the_rest_on_0_to_100_and_memory_on_0_to_the_total(
     view._on_sample(_sample(5.0))
     assert view.cpu.top() == 100
     assert view.cpu.latest(0) == 55.0 and view.cpu.latest(1) == pytest.approx(25.0)
-    assert view.cpu.title == "CPU, % of all 2 logical cores"
+    assert view.cpu.title == "CPU, % of 2 cores"
     assert view.ram.top() == pytest.approx(24.0)
     assert view.ram.latest(0) == pytest.approx(6.0) and view.ram.latest(1) == pytest.approx(0.5)
-    assert "LexBrief 55 %" in view.cpu.toolTip() and "other programs 25 %" in view.cpu.toolTip()
+    assert "LexBrief 55 %" in view.cpu.toolTip() and "others 25 %" in view.cpu.toolTip()
 
 
 def test_model_speed_plots_reading_and_writing_apart(view: HardwareView) -> None:

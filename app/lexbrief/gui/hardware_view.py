@@ -62,8 +62,8 @@ class HardwareView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cpu = LivePlot("CPU", "%", [("LexBrief", "#1a73e8"),
-                                         ("other programs", "#9aa0a6")], maximum=100)
-        self.ram = LivePlot("Memory", "GiB", [("all programs", "#34a853"),
+                                         ("others", "#9aa0a6")], maximum=100)
+        self.ram = LivePlot("Memory", "GiB", [("all", "#34a853"),
                                               ("LexBrief", "#fbbc05")])
         self.speed = LivePlot("Model speed", "tok/s", [("reading", "#a142f4"),
                                                        ("writing", "#ea4335")])
@@ -169,9 +169,9 @@ class HardwareView(QWidget):
         machine = sample.cpu_percent
         others = None if machine is None else max(0.0, machine - (own or 0.0))
         self.cpu.add(t, [own, others])
-        self.cpu.title = f"CPU, % of all {sample.cpu_count} logical cores"
+        self.cpu.title = f"CPU, % of {sample.cpu_count} cores"
         self.ram.set_maximum(sample.ram_total_bytes / GIB)
-        self.ram.title = f"Memory, of {sample.ram_total_bytes / GIB:.1f} GiB"
+        self.ram.title = f"Memory, {sample.ram_total_bytes / GIB:.1f} GiB"
         self.ram.add(t, [sample.ram_used_bytes / GIB,
                          sample.process_rss_bytes / GIB if sample.process_rss_bytes else None])
         self._update_speed(t)

@@ -111,7 +111,8 @@ class ModelsView(QWidget):
         self.list = QTreeWidget()
         self.list.setHeaderLabels(COLUMNS)
         self.list.setRootIsDecorated(False)
-        self.list.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.list.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.list.header().setStretchLastSection(True)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.download_button = QPushButton("Download")
@@ -155,12 +156,13 @@ class ModelsView(QWidget):
             status = ", ".join(s for s, on in (("active", row.active),
                                                 ("installed", row.installed and not row.active),
                                                 ("recommended", row.recommended)) if on)
-            licence = row.license + ("  🔒 gated: hub login" if row.gated else "")
+            licence = row.license + ("  [gated: hub login]" if row.gated else "")
             memory = (f"{_size(row.memory_needed)} / {_size(row.memory_free)}"
                       if row.memory_needed is not None else "unknown")
             item = QTreeWidgetItem([row.name, _size(row.size), row.time_text, memory, licence,
                                     row.fit, status])
             item.setData(0, Qt.ItemDataRole.UserRole, row.id)
+            item.setToolTip(0, row.name)
             item.setToolTip(TIME_COLUMN, row.time_detail)
             item.setToolTip(MEMORY_COLUMN, "Memory this model needs at LexBrief's context "
                                            "(weights, KV cache, scratch) / RAM free now")
@@ -171,7 +173,7 @@ class ModelsView(QWidget):
             if row.memory_needed is not None and row.memory_needed > row.memory_free:
                 item.setForeground(MEMORY_COLUMN, Qt.GlobalColor.darkRed)
             self.list.addTopLevelItem(item)
-        for column in range(1, len(COLUMNS)):
+        for column in range(len(COLUMNS)):
             self.list.resizeColumnToContents(column)
 
     def show_loaded(self, info: Any) -> None:
