@@ -78,6 +78,7 @@ def test_every_control_takes_the_focus_with_tab(window: MainWindow) -> None:
 
 
 def test_the_window_fits_a_1280_by_720_screen(window: MainWindow) -> None:
+    window.model_label.setText("Model: " + "a-very-long-model-file-name-" * 8 + ".gguf")
     hint = window.minimumSizeHint()
     assert hint.width() <= 1280 and hint.height() <= 720
     window.resize(1280, 720)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolBar,
@@ -104,7 +105,12 @@ class MainWindow(QMainWindow):
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
         self.model_label = QLabel("Model: not loaded yet")
-        self.statusBar().addPermanentWidget(self.model_label)
+        # A long model name must not widen the window past a small screen: it is cut, and
+        # whole in its tooltip.
+        self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                       QSizePolicy.Policy.Preferred)
+        self.model_label.setMinimumWidth(120)
+        self.statusBar().addPermanentWidget(self.model_label, 1)
 
         self.template = QComboBox()
         self.template.addItem("Auto-detect", "auto")
@@ -316,6 +322,7 @@ class MainWindow(QMainWindow):
                  else "CPU")
         self.model_label.setText(f"Model: {info.name} · {where} · {info.threads} threads · "
                                  f"context {info.context_length}")
+        self.model_label.setToolTip(self.model_label.text())
 
     # -- showing ------------------------------------------------------------------------------
     def _select(self, job_id: int) -> None:
