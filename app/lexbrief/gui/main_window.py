@@ -301,6 +301,7 @@ class MainWindow(QMainWindow):
         if self.shown_job == job_id:
             self._show_outcome(job_id)
         self.history.refresh()
+        self.models.refresh()  # this model's 50-page time is now measured here
         self.hardware.mark("■ done")
         self.hardware.show_run(outcome)
 

@@ -108,6 +108,7 @@ class ModelsView(QWidget):
         self.machine = QLabel("Checking this machine…")
         self.machine.setWordWrap(True)
         self.loaded = QLabel("Loaded: nothing yet (the model loads with the first document)")
+        self.loaded.setWordWrap(True)
         self.list = QTreeWidget()
         self.list.setHeaderLabels(COLUMNS)
         self.list.setRootIsDecorated(False)
