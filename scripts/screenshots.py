@@ -1,6 +1,11 @@
 """Render real screenshots of the window (run under a display, e.g. scripts/screenshots.sh):
 a court opinion streaming, the finished summary, a citation opened at its page, the hardware
-and cost panel, and the model manager. Usage: screenshots.py OUTPUT_FOLDER"""
+and cost panel, and the model manager.
+
+Usage: screenshots.py OUTPUT_FOLDER [--quick PREFIX] [--size WxH]
+  --quick PREFIX  no document: only the Hardware & cost and Models tabs, as PREFIX*.png
+                  (for checking a small screen or QT_SCALE_FACTOR=2)
+  --size WxH      the window's size in logical pixels (default 1360x860)"""
 
 from __future__ import annotations
 
@@ -30,8 +35,16 @@ def shoot(out: Path, name: str) -> None:
 
 
 def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", nargs="?", default="docs/screenshots")
+    parser.add_argument("--quick", metavar="PREFIX")
+    parser.add_argument("--size", default="1360x860")
+    args = parser.parse_args()
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    width, height = (int(n) for n in args.size.split("x"))
     from lexbrief.gui.app import app_icon, apply_theme
     from lexbrief.gui.main_window import MainWindow
 
@@ -41,10 +54,19 @@ def main() -> int:
     apply_theme(app)
     window = MainWindow()
     window.skip_close_question = True  # type: ignore[attr-defined]
-    window.setGeometry(0, 0, 1360, 860)
+    window.setGeometry(0, 0, width, height)
     window.show()
     pump(0.5)
     print(f"window usable after {time.perf_counter() - started:.2f} s", flush=True)
+    if args.quick is not None:
+        window.tabs.setCurrentWidget(window.hardware)
+        pump(6)  # a few seconds of readings
+        shoot(out, f"{args.quick}hardware-and-cost.png")
+        window.tabs.setCurrentWidget(window.models)
+        pump(3)
+        shoot(out, f"{args.quick}models.png")
+        window.close()
+        return 0
     shoot(out, "01-empty-window.png")
 
     state = {"final_tokens": 0, "done": False}
@@ -71,6 +93,7 @@ def main() -> int:
         if window._source is not None:
             window._source.close()
     window.tabs.setCurrentWidget(window.hardware)
+    pump(5)  # the plots run on after the document ends
     shoot(out, "05-hardware-and-cost.png")
     window.tabs.setCurrentWidget(window.models)
     pump(3)

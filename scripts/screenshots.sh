@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Real screenshots of the window on a virtual X display (Debian: apt-get install xvfb xauth
-# libxcb-cursor0). Writes docs/screenshots/*.png; uses a throwaway data folder.
+# libxcb-cursor0). Writes docs/screenshots/*.png; uses a throwaway data folder. Then the same
+# window without a document at 1280x720, and at 200% scale (QT_SCALE_FACTOR=2), as
+# small-*.png and scale200-*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LEXBRIEF_HOME="${LEXBRIEF_HOME:-$(mktemp -d)}"
 export QT_QPA_PLATFORM=xcb
-exec xvfb-run -a -s "-screen 0 1360x860x24" .venv/bin/python scripts/screenshots.py "${1:-docs/screenshots}"
+out="${1:-docs/screenshots}"
+xvfb-run -a -s "-screen 0 1360x860x24" .venv/bin/python scripts/screenshots.py "$out"
+xvfb-run -a -s "-screen 0 1280x720x24" .venv/bin/python scripts/screenshots.py "$out" \
+  --quick small- --size 1280x720
+QT_SCALE_FACTOR=2 xvfb-run -a -s "-screen 0 2560x1440x24" .venv/bin/python \
+  scripts/screenshots.py "$out" --quick scale200- --size 1280x720

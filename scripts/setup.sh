@@ -18,12 +18,13 @@ py="$venv/bin/python"
 
 wheel="$("$py" packaging/llama_wheel.py --variant portable)"
 # Install our wheel unless this venv already has exactly it (a default -march=native build of
-# the same version would otherwise count as "already satisfied").
+# the same version would otherwise count as "already satisfied"). Every variant's wheel has the
+# same file name: the stamp is its path, which names the variant's cache folder.
 stamp="$venv/.llama-wheel"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(basename "$wheel")" ] \
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wheel" ] \
    || ! "$py" -c "import llama_cpp" 2>/dev/null; then
   "$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
-  basename "$wheel" > "$stamp"
+  echo "$wheel" > "$stamp"
 fi
 "$py" -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"
 echo "LexBrief is set up in $venv (extras: $extras)." >&2

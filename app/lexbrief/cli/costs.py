@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from lexbrief.costs.ledger import PERIODS
@@ -22,6 +23,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--prices", action="store_true",
                    help="list the cloud models and prices instead, and where the file is")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--plot", type=Path, metavar="FILE.png",
+                   help="also draw the latest period (or everything, with --period all) as a "
+                        "bar chart: this computer vs 3-5 cloud models, the chosen one "
+                        "highlighted (needs matplotlib: extra 'bench')")
     p.set_defaults(func=run)
 
 
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from lexbrief.costs.card import energy, money
     from lexbrief.costs.ledger import entries, overall, totals
     from lexbrief.costs.pricing import load_pricing
+    from lexbrief.errors import UserFacingError
     from lexbrief.settings import load_settings
     from lexbrief.store import Store
 
@@ -75,6 +81,19 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     per_period = totals(items, args.period, price, pricing)
     grand = overall(per_period, pricing)
+    if args.plot is not None:
+        if not per_period:
+            raise UserFacingError("nothing to plot: the cost ledger is empty "
+                                  "(`lexbrief summarize FILE` adds a summary).")
+        from lexbrief.costs.chart import chart_for_period, plot_png
+
+        latest = per_period[-1]
+        label = ("all summaries" if args.period == "all"
+                 else f"the {args.period} {latest.period}")
+        plot_png(chart_for_period(latest, pricing,
+                                  price_per_kwh=settings.electricity_price_per_kwh,
+                                  currency=settings.currency, chosen=price.key, label=label),
+                 args.plot)
     if args.json:
         print(json.dumps({
             "period": args.period, "cloud_model": price.key,
@@ -128,5 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if grand.savings_usd is None:
         notes.append(f"'saved' needs an exchange rate to USD in [exchange_rates] of "
                      f"{pricing.path}.")
+    if args.plot is not None:
+        notes.append(f"Chart of {per_period[-1].period}: {args.plot}")
     print("\n" + "\n".join(notes))
     return 0

@@ -56,7 +56,9 @@ class ConsoleProgress(Observer):
 
     def progress(self, progress: Progress) -> None:
         eta = "" if progress.eta_seconds is None else f" · ~{_clock(progress.eta_seconds)} left"
-        speed = f" · {progress.tokens_per_second:.0f} tok/s" if progress.tokens_per_second else ""
+        from lexbrief.telemetry.speed import live_text
+
+        speed = f" · {live}" if (live := live_text()) else ""
         line = (f"{self.prefix}: step {progress.step}/{progress.total} · {progress.message}"
                 f"{speed}{eta}")
         if self.tty:
@@ -114,14 +116,15 @@ def _clock(seconds: float) -> str:
 
 
 def _card(outcome: Any) -> str:
+    from lexbrief.telemetry.speed import run_text
+
     s = outcome.summary
     cov = s.coverage
     u = s.usage
     return (f"#{outcome.summary_id} · {cov.pages_read}/{cov.pages_total} pages, "
             f"{cov.tokens_read} tokens read, {cov.tokens_dropped} dropped · {s.chunks} chunk"
             f"{'s' if s.chunks != 1 else ''} · {u.prompt_tokens} prompt + {u.completion_tokens} "
-            f"generated tokens · {u.generation_tokens_per_second:.0f} tok/s · "
-            f"{s.wall_seconds:.1f} s")
+            f"generated tokens · {run_text(outcome.run, s.wall_seconds)}")
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -6,6 +6,7 @@ import math
 
 from lexbrief.costs.compare import CostComparison
 from lexbrief.telemetry.run import RunRecord
+from lexbrief.telemetry.speed import run_text
 
 
 def money(amount: float | None, currency: str = "USD") -> str:
@@ -28,10 +29,6 @@ def energy(wh: float | None) -> str:
     return f"{wh:.{min(8, max(1, 2 - magnitude))}f} Wh"
 
 
-def _rate(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.0f} tok/s"
-
-
 def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} s"
 
@@ -51,11 +48,10 @@ def hardware_line(record: RunRecord) -> str:
             for g in record.gpus)
     else:
         gpus = "GPU none"
-    return (f"hardware: {_seconds(record.wall_seconds)} · first token after "
-            f"{_seconds(record.time_to_first_token_seconds)} · prompt {record.prompt_tokens:,} "
-            f"tok at {_rate(record.prompt_tokens_per_second)} · generated "
-            f"{record.completion_tokens:,} tok at {_rate(record.generation_tokens_per_second)} · "
-            f"peak RSS {rss} · {cpu_text} · {gpus}")
+    return (f"hardware: {run_text(record, record.wall_seconds)} · first token after "
+            f"{_seconds(record.time_to_first_token_seconds)} · read {record.prompt_tokens:,} "
+            f"tok, wrote {record.completion_tokens:,} tok · peak RSS {rss} · {cpu_text} · "
+            f"{gpus}")
 
 
 def energy_line(record: RunRecord) -> str:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolBar,
@@ -68,6 +69,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("LexBrief")
         self.setAcceptDrops(True)
         self.resize(1280, 820)
+        screen = QGuiApplication.primaryScreen()
+        if screen is not None:  # a 1280×720 screen, or 200% scale on 2560×1440: fit it
+            free = screen.availableGeometry()
+            self.resize(min(1280, free.width()), min(820, free.height()))
         self.worker = worker or SummaryWorker()
         self.worker_thread = WorkerThread(self.worker)
         self.jobs: dict[int, dict[str, Any]] = {}
@@ -106,7 +111,12 @@ class MainWindow(QMainWindow):
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
         self.model_label = QLabel("Model: not loaded yet")
-        self.statusBar().addPermanentWidget(self.model_label)
+        # A long model name must not widen the window past a small screen: it is cut, and
+        # whole in its tooltip.
+        self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                       QSizePolicy.Policy.Preferred)
+        self.model_label.setMinimumWidth(120)
+        self.statusBar().addPermanentWidget(self.model_label, 1)
 
         self.template = QComboBox()
         self.template.addItem("Auto-detect", "auto")
@@ -122,6 +132,7 @@ class MainWindow(QMainWindow):
         w = self.worker
         w.started.connect(self._on_started)
         w.progress.connect(self._on_progress)
+        w.speed.connect(self._on_speed)
         w.token.connect(self._on_token)
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
@@ -217,6 +228,19 @@ class MainWindow(QMainWindow):
         menu.insertAction(self.quit_action, self.settings_action)
         view = self.menuBar().addMenu("&View")
         view.addAction(self.find_action)
+        view.addSeparator()
+        # Every tab one key away (and the queue, where Del cancels).
+        self.tab_actions = []
+        for index, (label, widget) in enumerate((("&Summary", self.summary_split),
+                                                 ("&History", self.history),
+                                                 ("&Models", self.models),
+                                                 ("Hardware && &cost", self.hardware)), 1):
+            act = action(label, lambda _c=False, w=widget: self.show_tab(w), f"Ctrl+{index}")
+            view.addAction(act)
+            self.tab_actions.append(act)
+        self.focus_queue_action = action("&Queue", self.focus_queue, "Ctrl+0",
+                                         "Move the keyboard focus to the queue")
+        view.addAction(self.focus_queue_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(action("Open &data folder", self.show_data_folder))
         help_menu.addAction(action("&About LexBrief", self.about))
@@ -296,12 +320,19 @@ class MainWindow(QMainWindow):
     # -- worker signals -----------------------------------------------------------------------
     def _on_started(self, job_id: int) -> None:
         self.queue.set_state(job_id, "reading")
+        self.hardware.mark(f"▶ {self.jobs[job_id]['path'].name}")
         if self.shown_job == job_id:
             self.summary.start(self.jobs[job_id]["path"].name)
 
+    def _on_speed(self, job_id: int, meter: Any) -> None:
+        self.jobs[job_id]["meter"] = meter
+        self.hardware.track(meter)
+
     def _on_progress(self, job_id: int, progress: Progress) -> None:
-        self.queue.set_progress(job_id, progress)
-        self.hardware.set_speed(progress.tokens_per_second or None)
+        from lexbrief.telemetry.speed import live_text
+
+        meter = self.jobs[job_id].get("meter")
+        self.queue.set_progress(job_id, progress, live_text(meter) if meter else None)
 
     def _on_token(self, job_id: int, stage: str, text: str) -> None:
         if stage != "final":
@@ -320,6 +351,8 @@ class MainWindow(QMainWindow):
         if self.shown_job == job_id:
             self._show_outcome(job_id)
         self.history.refresh()
+        self.models.refresh()  # this model's 50-page time is now measured here
+        self.hardware.mark("■ done")
         self.hardware.show_run(outcome)
 
     def _on_from_history(self, job_id: int, summary_id: int) -> None:
@@ -332,11 +365,13 @@ class MainWindow(QMainWindow):
 
     def _on_failed(self, job_id: int, message: str) -> None:
         self.queue.set_state(job_id, f"failed: {message}", message)
+        self.hardware.mark("✕ failed")
         if self.shown_job == job_id:
             self.summary.show_message(self.jobs[job_id]["path"].name, message)
 
     def _on_cancelled(self, job_id: int) -> None:
         self.queue.set_state(job_id, "cancelled")
+        self.hardware.mark("✕ cancelled")
         if self.shown_job == job_id:
             self.summary.show_message(self.jobs[job_id]["path"].name,
                                       "Cancelled. Nothing was saved for this document.")
@@ -346,6 +381,7 @@ class MainWindow(QMainWindow):
                  else "CPU")
         self.model_label.setText(f"Model: {info.name} · {where} · {info.threads} threads · "
                                  f"context {info.context_length}")
+        self.model_label.setToolTip(self.model_label.text())
 
     # -- showing ------------------------------------------------------------------------------
     def _select(self, job_id: int) -> None:
@@ -469,6 +505,19 @@ class MainWindow(QMainWindow):
     def cancel_all(self) -> None:
         self.worker.cancel_all()
 
+    # -- keyboard -----------------------------------------------------------------------------
+    def show_tab(self, widget: QWidget) -> None:
+        self.tabs.setCurrentWidget(widget)
+        if widget is self.summary_split:
+            widget = self.summary  # the summary takes the focus, not the source beside it
+        widget.setFocus()
+        focus = widget.focusWidget() or widget.nextInFocusChain()
+        if focus is not None:
+            focus.setFocus()
+
+    def focus_queue(self) -> None:
+        self.queue.setFocus()
+
     # -- history ------------------------------------------------------------------------------
     def focus_history(self) -> None:
         self.tabs.setCurrentWidget(self.history)
@@ -556,6 +605,8 @@ class MainWindow(QMainWindow):
 
 
 def _footer(outcome: Any) -> str:
+    from lexbrief.telemetry.speed import run_text
+
     s = outcome.summary
     u = s.usage
     counts = s.overview_counts
@@ -566,7 +617,7 @@ def _footer(outcome: Any) -> str:
             f"{counts['kept']} kept, {counts['marked']} marked, {counts['removed']} removed · "
             f"abstract {s.abstract.found}/{len(s.abstract.fields)} fields found · "
             f"{u.prompt_tokens} prompt + {u.completion_tokens} generated tokens · "
-            f"{s.wall_seconds:.1f} s · {outcome.model.path.name}")
+            f"{run_text(outcome.run, s.wall_seconds)} · {outcome.model.path.name}")
 
 
 def _get(summary_id: int) -> StoredSummary:

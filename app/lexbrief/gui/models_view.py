@@ -27,7 +27,9 @@ from lexbrief.core.cancel import CancelToken
 from lexbrief.errors import Cancelled, UserFacingError
 from lexbrief.gui.tasks import run_in_background
 
-COLUMNS = ("Model", "Size", "Licence", "On this machine", "Status")
+COLUMNS = ("Model", "Size", "50-page contract", "Memory needed / free", "Licence",
+           "On this machine", "Status")
+TIME_COLUMN, MEMORY_COLUMN, LICENCE_COLUMN, FIT_COLUMN, STATUS_COLUMN = 2, 3, 4, 5, 6
 
 
 @dataclass
@@ -42,11 +44,18 @@ class CatalogRow:
     active: bool
     recommended: bool
     path: Path | None
+    time_text: str = "unknown"  # a 50-page contract here: "about 4 min 30 s (estimate)"
+    time_detail: str = ""
+    memory_needed: int | None = None  # bytes, weights + KV cache + compute at the context
+    memory_free: int = 0
+    licence_words: str = ""
 
 
 def load_rows() -> tuple[list[CatalogRow], str]:
     """Rate every catalog model on this machine (reads GGUF headers: run it off the GUI)."""
     from lexbrief.cli.models import _active_path, _installed_catalog_ids, _machine, _rated
+    from lexbrief.models.estimate import contract_time, licence_words, measured_rates
+    from lexbrief.store import Store
 
     class Args:
         context = None
@@ -55,15 +64,32 @@ def load_rows() -> tuple[list[CatalogRow], str]:
     installed = _installed_catalog_ids()
     active = _active_path()
     chosen = rec.choice.entry.id if rec else None
+    store = Store()
+    try:
+        measured = {path.name: measured_rates(store.db, path.name)
+                    for path in installed.values()}
+    finally:
+        store.close()
     rows = []
     for rated in rec.ranked if rec else []:
         entry = rated.entry
         path = installed.get(entry.id)
+        rates = measured.get(path.name) if path else None
+        estimate = None
+        if rates is not None:
+            estimate = contract_time(rates[0], rates[1], measured=True, runs=rates[2])
+        elif rated.speed is not None and rated.plan is not None and rated.plan.runs:
+            estimate = contract_time(rated.speed.prompt_tps, rated.speed.generation_tps)
         rows.append(CatalogRow(
             id=entry.id, name=entry.name, size=entry.size, license=entry.license,
             gated=entry.gated, fit=rated.label, installed=path is not None,
             active=bool(path and active and path.resolve() == active.resolve()),
-            recommended=entry.id == chosen, path=path))
+            recommended=entry.id == chosen, path=path,
+            time_text=(estimate.text if estimate else
+                       "does not fit" if rated.plan else "unknown (no size in the catalog)"),
+            time_detail=estimate.detail if estimate else rated.label,
+            memory_needed=rated.plan.estimate.total if rated.plan else None,
+            memory_free=int(hw.memory.available), licence_words=licence_words(entry.license)))
     rows.sort(key=lambda r: (not r.active, not r.installed, not r.recommended, r.size))
     return rows, _machine(hw, offload)
 
@@ -82,10 +108,12 @@ class ModelsView(QWidget):
         self.machine = QLabel("Checking this machine…")
         self.machine.setWordWrap(True)
         self.loaded = QLabel("Loaded: nothing yet (the model loads with the first document)")
+        self.loaded.setWordWrap(True)
         self.list = QTreeWidget()
         self.list.setHeaderLabels(COLUMNS)
         self.list.setRootIsDecorated(False)
-        self.list.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.list.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.list.header().setStretchLastSection(True)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.download_button = QPushButton("Download")
@@ -129,11 +157,25 @@ class ModelsView(QWidget):
             status = ", ".join(s for s, on in (("active", row.active),
                                                 ("installed", row.installed and not row.active),
                                                 ("recommended", row.recommended)) if on)
-            licence = row.license + (" (hub login)" if row.gated else "")
-            item = QTreeWidgetItem([row.name, _size(row.size), licence, row.fit, status])
+            licence = row.license + ("  [gated: hub login]" if row.gated else "")
+            memory = (f"{_size(row.memory_needed)} / {_size(row.memory_free)}"
+                      if row.memory_needed is not None else "unknown")
+            item = QTreeWidgetItem([row.name, _size(row.size), row.time_text, memory, licence,
+                                    row.fit, status])
             item.setData(0, Qt.ItemDataRole.UserRole, row.id)
-            item.setToolTip(3, row.fit)
+            item.setToolTip(0, row.name)
+            item.setToolTip(TIME_COLUMN, row.time_detail)
+            item.setToolTip(MEMORY_COLUMN, "Memory this model needs at LexBrief's context "
+                                           "(weights, KV cache, scratch) / RAM free now")
+            item.setToolTip(LICENCE_COLUMN, row.licence_words + (
+                ". Gated: the model's hub page asks you to accept its licence and log in "
+                "before downloading (a token)" if row.gated else ""))
+            item.setToolTip(FIT_COLUMN, row.fit)
+            if row.memory_needed is not None and row.memory_needed > row.memory_free:
+                item.setForeground(MEMORY_COLUMN, Qt.GlobalColor.darkRed)
             self.list.addTopLevelItem(item)
+        for column in range(len(COLUMNS)):
+            self.list.resizeColumnToContents(column)
 
     def show_loaded(self, info: Any) -> None:
         where = f"GPU ({info.gpu_layers} layers) + CPU" if info.gpu_layers else "CPU"

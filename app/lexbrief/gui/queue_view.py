@@ -45,7 +45,8 @@ class QueueView(QTreeWidget):
             if state.startswith(("done", "failed", "cancelled")):
                 item.setText(3, "")
 
-    def set_progress(self, job_id: int, progress: Progress) -> None:
+    def set_progress(self, job_id: int, progress: Progress, speed: str | None = None) -> None:
+        """`speed`: the run's "reading N tok/s · writing N tok/s" (lexbrief.telemetry.speed)."""
         item = self._items.get(job_id)
         if not item:
             return
@@ -54,7 +55,7 @@ class QueueView(QTreeWidget):
         if stage:
             item.setText(1, progress.message if progress.stage == "map" else stage)
         percent = int(100 * max(0, progress.step - 1) / max(1, progress.total))
-        speed = f" · {progress.tokens_per_second:.0f} tok/s" if progress.tokens_per_second else ""
+        speed = f" · {speed}" if speed else ""
         item.setText(2, f"{percent}% (step {progress.step}/{progress.total}){speed}")
         if progress.eta_seconds is not None:
             seconds = int(progress.eta_seconds)

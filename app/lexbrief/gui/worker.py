@@ -42,6 +42,11 @@ class _SignalObserver(Observer):
         self.job = job
 
     def progress(self, progress: Progress) -> None:
+        from lexbrief.telemetry.speed import current_meter
+
+        meter = current_meter()
+        if meter is not None:  # before the progress, so that it can show the live speed
+            self.worker.speed.emit(self.job.id, meter)
         self.worker.progress.emit(self.job.id, progress)
 
     def token(self, stage: str, text: str) -> None:
@@ -51,6 +56,7 @@ class _SignalObserver(Observer):
 class SummaryWorker(QObject):
     started = Signal(int)  # job id
     progress = Signal(int, object)  # job id, Progress
+    speed = Signal(int, object)  # job id, the run's SpeedMeter (lexbrief.telemetry.speed)
     token = Signal(int, str, str)  # job id, stage, text
     finished = Signal(int, object)  # job id, Outcome
     failed = Signal(int, str)  # job id, plain-words reason

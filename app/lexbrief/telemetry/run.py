@@ -27,6 +27,7 @@ from lexbrief.engine.base import Engine, GenerationParams, Message, ModelInfo, U
 from lexbrief.telemetry.rapl import PERMISSION_HINT
 from lexbrief.telemetry.sampler import Sampler, cpu_busy_fraction, process_cpu_seconds
 from lexbrief.telemetry.samples import Sample
+from lexbrief.telemetry.speed import MeterScope, SpeedMeter
 
 JOULES_PER_WH = 3600.0
 
@@ -90,6 +91,7 @@ class RunRecord:
     cached_prompt_tokens: int
     prompt_seconds: float  # prompt processing, all model calls
     generation_seconds: float
+    # Reading and writing speed (lexbrief.telemetry.speed): wall-clock rates of the machine.
     prompt_tokens_per_second: float | None
     generation_tokens_per_second: float | None
     time_to_first_token_seconds: float | None  # run start → first generated token
@@ -117,18 +119,27 @@ class RunRecord:
 
 
 class _TimedEngine:
-    """Forwards to the engine and notes when the first generated text arrives."""
+    """Forwards to the engine, notes when the first generated text arrives, and times each
+    reply's reading and writing (the monitor's SpeedMeter)."""
 
     def __init__(self, engine: Engine, monitor: RunMonitor) -> None:
         self._engine = engine
         self._monitor = monitor
+        self._calls = itertools.count()
         self.info: ModelInfo = engine.info
         self.abilities = engine.abilities  # the wrapper can do what the engine can
 
     def chat_many(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str | Usage]]:
+        call = next(self._calls)
+        meter = self._monitor.speed
         for index, item in self._engine.chat_many(*args, **kwargs):  # type: ignore[attr-defined]
-            if isinstance(item, str) and item and self._monitor.first_token_at is None:
-                self._monitor.first_token_at = time.perf_counter()
+            if isinstance(item, str):
+                if item:
+                    meter.piece((call, index))
+                    if self._monitor.first_token_at is None:
+                        self._monitor.first_token_at = time.perf_counter()
+            else:
+                meter.finished((call, index), item)
             yield index, item
 
     def count_tokens(self, text: str) -> int:
@@ -142,9 +153,16 @@ class _TimedEngine:
 
     def chat(self, messages: list[Message], params: GenerationParams,
              cancel: CancelToken) -> Iterator[str | Usage]:
+        call = next(self._calls)
+        meter = self._monitor.speed
         for item in self._engine.chat(messages, params, cancel):
-            if isinstance(item, str) and item and self._monitor.first_token_at is None:
-                self._monitor.first_token_at = time.perf_counter()
+            if isinstance(item, str):
+                if item:
+                    meter.piece(call)
+                    if self._monitor.first_token_at is None:
+                        self._monitor.first_token_at = time.perf_counter()
+            else:
+                meter.finished(call, item)
             yield item
 
 
@@ -166,6 +184,8 @@ class RunMonitor:
         self._sampler_cpu_start = 0.0
         self._sampler_cpu = 0.0
         self._physical_cores = 0
+        self.speed = SpeedMeter()  # reading / writing speed of the wrapped engine's replies
+        self._speed_scope = MeterScope(self.speed)
 
     def wrap(self, engine: Engine) -> Engine:
         return _TimedEngine(engine, self)
@@ -181,12 +201,14 @@ class RunMonitor:
         self._cpu_times = (psutil.cpu_times(), None)
         self._process_seconds = (self._own_seconds(), None)
         self.started_at = time.perf_counter()
+        self._speed_scope.enter()
         return self
 
     def stop(self) -> None:
         if self.started_at is None or self.stopped_at is not None:
             return
         self.stopped_at = time.perf_counter()
+        self._speed_scope.exit()
         self._cpu_times = (self._cpu_times[0] if self._cpu_times else None, psutil.cpu_times())
         self._process_seconds = (self._process_seconds[0], self._own_seconds())
         try:
@@ -240,14 +262,21 @@ class RunMonitor:
         energy = _energy(samples, gpus, wall, share, label, physical, self.power_model,
                          unavailable.get("cpu_energy"))
         computed_prompt = usage.prompt_tokens - usage.cached_prompt_tokens
+        # Reading and writing speed as lexbrief.telemetry.speed defines them (wall-clock rates
+        # of the machine); from the usage totals only when no reply went through `wrap`.
+        speed = self.speed.snapshot()
+        reading = speed.reading_tps
+        if reading is None and usage.prompt_seconds > 0 and computed_prompt > 0:
+            reading = computed_prompt / usage.prompt_seconds
+        writing = speed.writing_tps
+        if writing is None and usage.generation_seconds > 0 and usage.completion_tokens > 0:
+            writing = usage.completion_tokens / usage.generation_seconds
         return RunRecord(
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
             cached_prompt_tokens=usage.cached_prompt_tokens,
             prompt_seconds=usage.prompt_seconds, generation_seconds=usage.generation_seconds,
-            prompt_tokens_per_second=(computed_prompt / usage.prompt_seconds
-                                      if usage.prompt_seconds > 0 else None),
-            generation_tokens_per_second=(usage.completion_tokens / usage.generation_seconds
-                                          if usage.generation_seconds > 0 else None),
+            prompt_tokens_per_second=reading,
+            generation_tokens_per_second=writing,
             time_to_first_token_seconds=(self.first_token_at - self.started_at
                                          if self.first_token_at is not None else None),
             wall_seconds=wall, peak_rss_bytes=max(rss) if rss else None,
