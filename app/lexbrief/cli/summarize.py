@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from lexbrief.core.chunking import ocr_notes
 from lexbrief.core.pipeline import Observer, Progress
 from lexbrief.errors import ExitCode, UserFacingError
 from lexbrief.loaders import Limits, expand_inputs
@@ -17,7 +18,8 @@ from lexbrief.loaders import Limits, expand_inputs
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "summarize", help="summarize documents (PDF, DOCX, TXT, MD, HTML, RTF) or folders",
+        "summarize", help="summarize documents (PDF, DOCX, TXT, MD, HTML, RTF, PNG, JPEG, "
+                          "TIFF) or folders",
         description="Summarize documents with the local model; each summary is stored.")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE",
                    help="documents, or folders (every supported document inside)")
@@ -32,6 +34,9 @@ def register(subparsers: Any) -> None:
                    help="write the output here instead of stdout (a folder: one file each)")
     p.add_argument("--max-pages", type=int, default=Limits().max_pages,
                    help="refuse longer documents (default %(default)s)")
+    p.add_argument("--ocr", choices=("auto", "always", "never"),
+                   help="scanned pages: auto (default: OCR the pages without a usable text "
+                        "layer, and images), always (every page), never")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -56,7 +61,7 @@ class ConsoleProgress(Observer):
             bar = "█" * filled + "░" * (20 - filled)
             width = shutil.get_terminal_size((100, 20)).columns
             self.stream.write("\r\x1b[2K" + f"{bar} {line}"[: width - 1])
-        elif progress.stage in ("map", "condense", "final"):
+        elif progress.stage in ("ocr", "map", "condense", "final"):
             self.stream.write(line + "\n")
         self.stream.flush()
         self.last = line
@@ -112,7 +117,8 @@ def _card(outcome: Any) -> str:
             f"{cov.tokens_read} tokens read, {cov.tokens_dropped} dropped · {s.chunks} chunk"
             f"{'s' if s.chunks != 1 else ''} · {u.prompt_tokens} prompt + {u.completion_tokens} "
             f"generated tokens · {u.generation_tokens_per_second:.0f} tok/s · "
-            f"{s.wall_seconds:.1f} s")
+            f"{s.wall_seconds:.1f} s"
+            + "".join(f" · {note}" for note in ocr_notes(cov.as_dict())))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             outcome = summarizer.summarize(path, template=args.template, password=args.password,
                                            observer=observer if show_progress else None,
-                                           limits=limits)
+                                           limits=limits, ocr=args.ocr)
         except UserFacingError as exc:
             if show_progress:
                 observer.finish(f"failed: {exc.message}")

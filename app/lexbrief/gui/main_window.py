@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lexbrief.core.chunking import ocr_notes
 from lexbrief.core.document import Document
 from lexbrief.core.pipeline import Progress
 from lexbrief.core.templates import load_templates
@@ -338,7 +339,8 @@ class MainWindow(QMainWindow):
             stored.document_name, stored.text,
             f"Summary #{stored.id} · {stored.created[:16].replace('T', ' ')} · "
             f"{stored.model_name} · {cov.get('pages_read')}/{cov.get('pages_total')} pages, "
-            f"{cov.get('tokens_dropped')} tokens dropped")
+            f"{cov.get('tokens_dropped')} tokens dropped"
+            + "".join(f" · {note}" for note in ocr_notes(cov)))
 
     def open_page(self, page: int) -> None:
         point = self._point_citing(page)
@@ -475,7 +477,8 @@ def _footer(outcome: Any) -> str:
             f"{s.coverage.pages_total} pages read, {s.coverage.tokens_read} tokens, "
             f"{s.coverage.tokens_dropped} dropped · {verified}/{len(s.points)} citations verified "
             f"against the page text · {u.prompt_tokens} prompt + {u.completion_tokens} generated "
-            f"tokens · {s.wall_seconds:.1f} s · {outcome.model.path.name}")
+            f"tokens · {s.wall_seconds:.1f} s · {outcome.model.path.name}"
+            + "".join(f" · {note}" for note in ocr_notes(s.coverage.as_dict())))
 
 
 def _get(summary_id: int) -> StoredSummary:
