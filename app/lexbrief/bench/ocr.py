@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    "running at the same time")
     args = parser.parse_args(argv)
     pages = [("court-opinion-ca1.pdf", 2), ("court-opinion-ca1.pdf", 6),
-             ("court-order-ca7.pdf", 1), ("contract-service-reynolds.pdf", 1),
+             ("court-order-ca7.pdf", 0), ("contract-service-reynolds.pdf", 1),
              ("contract-license-cytodyn.pdf", 3)]
     threads = ocr_threads()
     rows = []
