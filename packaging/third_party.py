@@ -28,6 +28,17 @@ NATIVE = [
     ("Qt 6", "inside PySide6: QtCore, QtGui, QtWidgets and platform plugins, linked "
      "dynamically (replaceable files in _internal/PySide6/Qt/lib)", "LGPL-3.0-only",
      "https://www.qt.io/licensing/open-source-lgpl-obligations"),
+    ("OCR models", "inside rapidocr/models: PP-OCRv6 small text detection and recognition, "
+     "PP-OCR mobile v2.0 angle classifier (ONNX, converted from PaddleOCR; see rapidocr's "
+     "MODEL_LICENSES.md)", "Apache-2.0",
+     "https://github.com/PaddlePaddle/PaddleOCR/blob/main/LICENSE"),
+    ("ONNX Runtime", "inside onnxruntime: libonnxruntime", "MIT",
+     "https://github.com/microsoft/onnxruntime"),
+    ("FFmpeg", "inside opencv-python-headless: libavcodec, libavformat, libavutil, libswscale, "
+     "libswresample, linked dynamically (replaceable files)", "LGPL-2.1-or-later",
+     "https://ffmpeg.org/legal.html"),
+    ("GEOS", "inside shapely: libgeos, libgeos_c, linked dynamically", "LGPL-2.1-or-later",
+     "https://libgeos.org/project/license/"),
     ("PyInstaller bootloader", "the `lexbrief` and `lexbrief-gui` executables' loader",
      "GPL-2.0-or-later WITH Bootloader-exception (allows any licence for the bundled program)",
      "https://pyinstaller.org/en/stable/license.html"),
@@ -52,6 +63,13 @@ SYSTEM_LIBS = {
     "libbsd": "BSD-3-Clause", "libcap": "BSD-3-Clause OR GPL-2.0-only",
     "libgcrypt": "LGPL-2.1-or-later", "libgpg-error": "LGPL-2.1-or-later",
     "liblz4": "BSD-2-Clause", "libsystemd": "LGPL-2.1-or-later",
+    # OCR (OpenCV, Pillow, Shapely wheels' own libraries)
+    "libavcodec": "LGPL-2.1-or-later", "libavformat": "LGPL-2.1-or-later",
+    "libavutil": "LGPL-2.1-or-later", "libswscale": "LGPL-2.1-or-later",
+    "libswresample": "LGPL-2.1-or-later", "libaom": "BSD-2-Clause", "libavif": "BSD-2-Clause",
+    "libvpx": "BSD-3-Clause", "libdrm": "MIT", "libgeos": "LGPL-2.1-or-later",
+    "libonnxruntime": "MIT", "libjpeg": "IJG", "libtiff": "libtiff", "libwebp": "BSD-3-Clause",
+    "libsharpyuv": "BSD-3-Clause", "liblcms2": "MIT", "libopenjp2": "BSD-2-Clause",
 }
 # Licence texts the bundle must carry that no dist-info provides (PySide6's wheels carry none;
 # Qt and the LGPL system libraries above need them), taken from the build system if there.

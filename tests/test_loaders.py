@@ -11,6 +11,7 @@ import pytest
 
 from lexbrief.errors import DocumentError, PasswordRequired, ScannedDocument
 from lexbrief.loaders import Limits, expand_inputs, load_document, sniff_kind
+from lexbrief.loaders.ocr import OcrOptions
 
 from conftest import DOCUMENTS, MALFORMED
 
@@ -56,9 +57,10 @@ def test_user_password_pdf_needs_the_password() -> None:
         load_document(MALFORMED / "encrypted-user-password.pdf", password="asdfzxcv")
 
 
-def test_scanned_pdf_asks_for_ocr() -> None:
-    with pytest.raises(ScannedDocument, match="OCR is needed"):
-        load_document(DOCUMENTS / "scanned-no-text-layer.pdf")
+def test_scanned_pdf_with_ocr_off_says_how_to_read_it() -> None:
+    # With OCR on (the default) it is read: tests/test_ocr.py.
+    with pytest.raises(ScannedDocument, match=r"OCR is off .* --ocr auto"):
+        load_document(DOCUMENTS / "scanned-no-text-layer.pdf", ocr=OcrOptions(mode="never"))
 
 
 def test_pdf_with_stray_eof_before_header_is_read() -> None:

@@ -14,13 +14,14 @@ from typing import Any
 
 from lexbrief.core.cancel import NEVER, CancelToken
 from lexbrief.core.document import Document
-from lexbrief.core.pipeline import Observer, Pipeline, PipelineSettings, Summary
+from lexbrief.core.pipeline import Observer, Pipeline, PipelineSettings, Progress, Summary
 from lexbrief.core.templates import Template, detect_kind, load_templates
 from lexbrief.costs.account import Accountant
 from lexbrief.costs.compare import CostComparison
 from lexbrief.engine.base import Engine
 from lexbrief.errors import UserFacingError
 from lexbrief.loaders import Limits, load_document
+from lexbrief.loaders.ocr import OcrOptions, OcrProgress
 from lexbrief.models.resolve import ResolvedModel, resolve_model
 from lexbrief.settings import load_settings
 from lexbrief.store import Store
@@ -122,6 +123,19 @@ class Outcome:
         }
 
 
+def ocr_options(mode: str, observer: Observer | None, cancel: CancelToken) -> OcrOptions:
+    """OCR while loading, its page-by-page progress told to the observer (stage "ocr")."""
+
+    def progress(p: OcrProgress) -> None:
+        if observer is not None:
+            source = "from the cache" if p.cached else "recognized"
+            observer.progress(Progress(
+                stage="ocr", step=p.done, total=p.total, eta_seconds=p.eta_seconds,
+                message=f"OCR of scanned page {p.page} {source} ({p.done} of {p.total})"))
+
+    return OcrOptions(mode=mode, progress=progress, cancel=cancel)
+
+
 class Summarizer:
     def __init__(self, store: Store, *, model: str | None = None,
                  engine_factory: EngineFactory = llama_engine,
@@ -158,8 +172,10 @@ class Summarizer:
 
     def summarize(self, path: Path, *, template: str = "auto", password: str | None = None,
                   observer: Observer | None = None, cancel: CancelToken = NEVER,
-                  limits: Limits = Limits(), job: tuple[int, str] | None = None) -> Outcome:
-        document = load_document(path, password=password, limits=limits)
+                  limits: Limits = Limits(), job: tuple[int, str] | None = None,
+                  ocr: str | None = None) -> Outcome:
+        document = load_document(path, password=password, limits=limits,
+                                 ocr=ocr_options(ocr or load_settings().ocr, observer, cancel))
         return self.summarize_document(document, template=template, observer=observer,
                                        cancel=cancel, job=job)
 

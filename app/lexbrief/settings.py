@@ -25,6 +25,7 @@ class Settings:
     electricity_price_per_kwh: float = 0.30
     currency: str = "USD"
     cloud_model: str = ""
+    ocr: str = "auto"  # scanned pages: auto (pages without a text layer), always, never
 
 
 def settings_path() -> os.PathLike[str]:

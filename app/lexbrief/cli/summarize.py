@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from lexbrief.core.chunking import ocr_notes
 from lexbrief.core.pipeline import Observer, Progress
 from lexbrief.errors import Cancelled, ExitCode, UserFacingError
 from lexbrief.loaders import Limits, expand_inputs
@@ -19,7 +20,8 @@ from lexbrief.loaders import Limits, expand_inputs
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "summarize", help="summarize documents (PDF, DOCX, TXT, MD, HTML, RTF) or folders",
+        "summarize", help="summarize documents (PDF, DOCX, TXT, MD, HTML, RTF, PNG, JPEG, "
+                          "TIFF) or folders",
         description="Summarize documents with the local model; each summary is stored.")
     p.add_argument("files", nargs="*", type=Path, metavar="FILE",
                    help="documents, or folders (every supported document inside)")
@@ -41,6 +43,9 @@ def register(subparsers: Any) -> None:
                    help="write the output here instead of stdout (a folder: one file each)")
     p.add_argument("--max-pages", type=int, default=Limits().max_pages,
                    help="refuse longer documents (default %(default)s)")
+    p.add_argument("--ocr", choices=("auto", "always", "never"),
+                   help="scanned pages: auto (default: OCR the pages without a usable text "
+                        "layer, and images), always (every page), never")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -67,7 +72,7 @@ class ConsoleProgress(Observer):
             bar = "█" * filled + "░" * (20 - filled)
             width = shutil.get_terminal_size((100, 20)).columns
             self.stream.write("\r\x1b[2K" + f"{bar} {line}"[: width - 1])
-        elif progress.stage in ("map", "condense", "final"):
+        elif progress.stage in ("ocr", "map", "condense", "final"):
             self.stream.write(line + "\n")
         self.stream.flush()
         self.last = line
@@ -124,7 +129,8 @@ def _card(outcome: Any) -> str:
     return (f"#{outcome.summary_id} · {cov.pages_read}/{cov.pages_total} pages, "
             f"{cov.tokens_read} tokens read, {cov.tokens_dropped} dropped · {s.chunks} chunk"
             f"{'s' if s.chunks != 1 else ''} · {u.prompt_tokens} prompt + {u.completion_tokens} "
-            f"generated tokens · {run_text(outcome.run, s.wall_seconds)}")
+            f"generated tokens · {run_text(outcome.run, s.wall_seconds)}"
+            + "".join(f" · {note}" for note in ocr_notes(cov.as_dict())))
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -141,8 +147,10 @@ def run(args: argparse.Namespace) -> int:
     """Queue the documents as jobs (lexbrief.store.jobs), then work through them. A crash or a
     kill loses at most the step that was running: `--resume` goes on from the table and the
     checkpoints."""
+    from lexbrief.core.cancel import NEVER
     from lexbrief.loaders import load_document
-    from lexbrief.service import Summarizer
+    from lexbrief.service import Summarizer, ocr_options
+    from lexbrief.settings import load_settings
     from lexbrief.store import Store
     from lexbrief.store.jobs import Heartbeat, JobQueue, LeaseLost, owner_pid
 
@@ -212,7 +220,10 @@ def run(args: argparse.Namespace) -> int:
         lease = (job.id, queue.owner)
         try:
             with Heartbeat(queue, job.id):
-                document = load_document(job.path, password=args.password, limits=limits)
+                document = load_document(
+                    job.path, password=args.password, limits=limits,
+                    ocr=ocr_options(args.ocr or load_settings().ocr,
+                                    observer if show_progress else None, NEVER))
                 chosen, _kind_note = worker.template(job.template, document)
                 earlier = (None if job.rerun else
                            store.find_summary(document.sha256, worker.model_sha256, chosen.name))

@@ -8,8 +8,9 @@ dropped: `verify_coverage` checks that the chunks hold every character of the do
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from lexbrief.core.document import Document
 
@@ -54,6 +55,11 @@ class Chunk:
         return "\n\n".join(unit.text for unit in self.units)
 
 
+# A page recognized by OCR with a mean confidence below this is flagged (lexbrief.loaders.ocr
+# uses the same value).
+LOW_OCR_CONFIDENCE = 0.85
+
+
 @dataclass(frozen=True)
 class Coverage:
     pages_total: int
@@ -62,13 +68,67 @@ class Coverage:
     tokens_read: int
     tokens_dropped: int
     chunks: int
+    # OCR (scanned pages): each recognized page with its mean confidence, and the image-only
+    # pages left unread because OCR was off.
+    ocr_pages: tuple[tuple[int, float], ...] = ()
+    ocr_skipped: tuple[int, ...] = ()
 
-    def as_dict(self) -> dict[str, int]:
-        return {
+    @property
+    def ocr_low_confidence(self) -> list[int]:
+        return [n for n, c in self.ocr_pages if 0 < c < LOW_OCR_CONFIDENCE]
+
+    @property
+    def ocr_empty(self) -> list[int]:
+        """Recognized pages on which OCR found no text at all."""
+        return [n for n, c in self.ocr_pages if c == 0]
+
+    @property
+    def ocr_mean_confidence(self) -> float | None:
+        found = [c for _, c in self.ocr_pages if c > 0]
+        return round(sum(found) / len(found), 4) if found else None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "pages_read": self.pages_read, "pages_total": self.pages_total,
             "pages_blank": self.pages_blank, "tokens_read": self.tokens_read,
             "tokens_dropped": self.tokens_dropped, "chunks": self.chunks,
         }
+        if self.ocr_pages or self.ocr_skipped:
+            out["ocr"] = {
+                "pages": [n for n, _ in self.ocr_pages],
+                "mean_confidence": self.ocr_mean_confidence,
+                "page_confidence": {str(n): c for n, c in self.ocr_pages},
+                "low_confidence_pages": self.ocr_low_confidence,
+                "low_confidence_below": LOW_OCR_CONFIDENCE,
+                "empty_pages": self.ocr_empty,
+                "skipped_pages": list(self.ocr_skipped),
+            }
+        return out
+
+
+def ocr_notes(coverage: Mapping[str, Any]) -> list[str]:
+    """What the reader must know about OCR'd pages, from `Coverage.as_dict()` (live or stored):
+    ["OCR: 2 pages, mean confidence 97%", "p. 7: low OCR confidence (61%)", ...]."""
+    ocr = coverage.get("ocr")
+    if not isinstance(ocr, Mapping):
+        return []
+    notes: list[str] = []
+    pages = list(ocr.get("pages") or [])
+    if pages:
+        mean = ocr.get("mean_confidence")
+        conf = f", mean confidence {mean:.0%}" if isinstance(mean, int | float) else ""
+        notes.append(f"OCR: {len(pages)} page{'s' if len(pages) != 1 else ''}{conf}")
+    per_page = ocr.get("page_confidence") or {}
+    for page in ocr.get("low_confidence_pages") or []:
+        value = per_page.get(str(page))
+        detail = f" ({value:.0%})" if isinstance(value, int | float) else ""
+        notes.append(f"p. {page}: low OCR confidence{detail}")
+    notes += [f"p. {page}: OCR found no text" for page in ocr.get("empty_pages") or []]
+    skipped = list(ocr.get("skipped_pages") or [])
+    if skipped:
+        listed = ", ".join(str(p) for p in skipped)
+        notes.append(f"p{'p' if len(skipped) > 1 else ''}. {listed}: scanned, not read (OCR off)")
+    return notes
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -198,4 +258,7 @@ def verify_coverage(document: Document, chunks: list[Chunk], count: CountTokens)
         tokens_read=sum(chunk.tokens for chunk in chunks),
         tokens_dropped=dropped,
         chunks=len(chunks),
+        ocr_pages=tuple((p.number, p.ocr_confidence) for p in document.pages
+                        if p.ocr_confidence is not None),
+        ocr_skipped=tuple(p.number for p in document.pages if p.ocr_skipped),
     )

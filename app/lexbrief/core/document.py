@@ -10,12 +10,17 @@ from pathlib import Path
 class Page:
     number: int  # 1-based, as cited: "[p. 4]"
     text: str
+    # Set when the text was recognized from the page's image (lexbrief.loaders.ocr): the mean
+    # recognition confidence, 0.0 when OCR found no text. None: the text came from the file.
+    ocr_confidence: float | None = None
+    # An image-only page left unread because OCR was switched off (--ocr never).
+    ocr_skipped: bool = False
 
 
 @dataclass
 class Document:
     path: Path
-    kind: str  # pdf, docx, txt, md, html, rtf
+    kind: str  # pdf, docx, txt, md, html, rtf, png, jpeg, tiff
     pages: list[Page]
     sha256: str
     size: int

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lexbrief.core.chunking import ocr_notes
 from lexbrief.core.document import Document
 from lexbrief.core.grounding import Span
 from lexbrief.core.pipeline import Progress
@@ -440,7 +441,8 @@ class MainWindow(QMainWindow):
             stored.document_name, stored.text,
             f"Summary #{stored.id} · {stored.created[:16].replace('T', ' ')} · "
             f"{stored.model_name} · {cov.get('pages_read')}/{cov.get('pages_total')} pages, "
-            f"{cov.get('tokens_dropped')} tokens dropped")
+            f"{cov.get('tokens_dropped')} tokens dropped"
+            + "".join(f" · {note}" for note in ocr_notes(cov)))
 
     def open_page(self, page: int, point: int = -1, field: int = -1) -> None:
         """A citation was clicked: the page, with the quote of key point `point` (or of the
@@ -617,7 +619,8 @@ def _footer(outcome: Any) -> str:
             f"{counts['kept']} kept, {counts['marked']} marked, {counts['removed']} removed · "
             f"abstract {s.abstract.found}/{len(s.abstract.fields)} fields found · "
             f"{u.prompt_tokens} prompt + {u.completion_tokens} generated tokens · "
-            f"{run_text(outcome.run, s.wall_seconds)} · {outcome.model.path.name}")
+            f"{run_text(outcome.run, s.wall_seconds)} · {outcome.model.path.name}"
+            + "".join(f" · {note}" for note in ocr_notes(s.coverage.as_dict())))
 
 
 def _get(summary_id: int) -> StoredSummary:

@@ -50,10 +50,10 @@ class QueueView(QTreeWidget):
         item = self._items.get(job_id)
         if not item:
             return
-        stage = {"chunking": "reading", "map": "reading",
+        stage = {"ocr": "OCR", "chunking": "reading", "map": "reading",
                  "condense": "merging notes", "final": "writing summary"}.get(progress.stage, "")
         if stage:
-            item.setText(1, progress.message if progress.stage == "map" else stage)
+            item.setText(1, progress.message if progress.stage in ("ocr", "map") else stage)
         percent = int(100 * max(0, progress.step - 1) / max(1, progress.total))
         speed = f" · {speed}" if speed else ""
         item.setText(2, f"{percent}% (step {progress.step}/{progress.total}){speed}")

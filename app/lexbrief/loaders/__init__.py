@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lexbrief.core.document import Document, Page
-from lexbrief.errors import DocumentError, PasswordRequired
+from lexbrief.errors import Cancelled, DocumentError, PasswordRequired
+from lexbrief.loaders.images import sniff_image
+from lexbrief.loaders.ocr import OcrOptions
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm", ".rtf")
+SUPPORTED_SUFFIXES = (".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm", ".rtf",
+                      ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,15 @@ class Limits:
 
 
 def load_document(path: Path | str, *, password: str | None = None,
-                  limits: Limits = Limits()) -> Document:
+                  limits: Limits = Limits(), ocr: OcrOptions | None = None) -> Document:
+    """`ocr`: when and how scanned pages are recognized (lexbrief.loaders.ocr); the default
+    recognizes the pages that have no usable text layer."""
     path = Path(path)
     data = _read_bytes(path, limits)
     kind = sniff_kind(path, data)
     try:
-        pages, title, pagination = _parse(kind, path, data, password)
-    except (DocumentError, MemoryError):
+        pages, title, pagination = _parse(kind, path, data, password, ocr)
+    except (DocumentError, MemoryError, Cancelled):
         raise
     except Exception as exc:  # a parser choking on damaged input
         log.debug("parser failed on %s", path, exc_info=True)
@@ -54,6 +59,9 @@ def load_document(path: Path | str, *, password: str | None = None,
         size=len(data), title=title or None, pagination=pagination,
     )
     words = len(document.text.split())
+    if words == 0 and any(p.ocr_confidence is not None for p in pages):
+        raise DocumentError(f"{path.name}: OCR found no readable text on its {len(pages)} "
+                            f"page{'s' if len(pages) != 1 else ''}.")
     if words == 0:
         raise DocumentError(f"{path.name} contains no readable text.")
     if words < limits.min_words:
@@ -108,10 +116,15 @@ def sniff_kind(path: Path, data: bytes) -> str:
         )
     if head.lstrip(b"\xef\xbb\xbf").lstrip().startswith(b"{\\rtf"):
         return "rtf"
+    image = sniff_image(head)
+    if image:
+        return image
     if suffix == ".pdf":
         raise DocumentError(f"{path.name} is not a PDF: it has no PDF header (damaged or renamed).")
     if suffix == ".docx":
         raise DocumentError(f"{path.name} is not a Word document (damaged or renamed).")
+    if suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"):
+        raise DocumentError(f"{path.name} is not a PNG, JPEG or TIFF image (damaged or renamed).")
     html_start = head.lstrip().lower().startswith((b"<!doctype html", b"<html"))
     if suffix in (".html", ".htm") or html_start:
         return "html"
@@ -130,12 +143,16 @@ def _looks_like_text(head: bytes) -> bool:
     return b"\x00" not in head
 
 
-def _parse(kind: str, path: Path, data: bytes,
-           password: str | None) -> tuple[list[Page], str | None, str]:
+def _parse(kind: str, path: Path, data: bytes, password: str | None,
+           ocr: OcrOptions | None) -> tuple[list[Page], str | None, str]:
     if kind == "pdf":
         from lexbrief.loaders.pdf import read_pdf
 
-        return read_pdf(path, data, password)
+        return read_pdf(path, data, password, ocr)
+    if kind in ("png", "jpeg", "tiff"):
+        from lexbrief.loaders.images import read_image
+
+        return read_image(path, data, kind, ocr)
     if kind == "docx":
         from lexbrief.loaders.docx import read_docx
 
