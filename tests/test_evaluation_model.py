@@ -18,15 +18,19 @@ def test_eval_runs_both_strategies_and_writes_json(tmp_path: Path) -> None:
     one = tmp_path / "one.jsonl"
     one.write_text(rows.splitlines()[0] + "\n", encoding="utf-8")
     out = tmp_path / "eval.json"
-    run = lexbrief("eval", str(one), "--max-new-tokens", "48", "--json", str(out))
+    run = lexbrief("eval", str(one), "--max-new-tokens", "48", "--strategies",
+                   "naive,mapreduce,textrank", "--json", str(out))
     assert run.returncode == 0, run.stderr
     table = run.stdout
-    assert "naive" in table and "mapreduce" in table and "reference" in table
+    assert "naive" in table and "mapreduce" in table and "textrank" in table
+    assert "reference" in table
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["schema"] == "lexbrief-eval/1"
-    assert result["strategies"] == ["naive", "mapreduce"]
+    assert result["strategies"] == ["naive", "mapreduce", "textrank"]
     runs = {r["strategy"]: r for r in result["rows"]}
-    assert set(runs) == {"reference", "naive", "mapreduce"}
+    assert set(runs) == {"reference", "naive", "mapreduce", "textrank"}
+    # the baseline has the length of the first model strategy's summary, and no model tokens
+    assert runs["textrank"]["completion_tokens"] == 0 and runs["textrank"]["words"] > 0
     for name in ("naive", "mapreduce"):
         run = runs[name]
         assert run["id"] == "billml-111s1992is" and run["template"] == "legislation"

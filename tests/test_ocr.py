@@ -220,9 +220,10 @@ def test_cli_summarizes_the_scanned_pdf_with_page_citations(starter_model: Path,
     assert record["coverage"]["ocr"]["pages"] == [1, 2]
     assert record["coverage"]["pages_read"] == 2 and record["coverage"]["tokens_dropped"] == 0
     assert record["citations"] and set(record["citations"]) <= {1, 2}
-    # every point cites the scanned pages, and its words are found in their OCR text
+    # every point cites the scanned pages, and its quote stands in their OCR text
     assert record["key_points"]
-    assert all(set(p["pages"]) <= {1, 2} and p["support"] > 0 for p in record["key_points"])
+    assert all(set(p["pages"]) <= {1, 2} and p["verified"] and p["spans"]
+               for p in record["key_points"])
     assert "OCR of scanned page 2" in result.stderr
     assert "OCR: 2 pages, mean confidence" in result.stderr
     assert list((lexbrief_home / "ocr").glob("*.json"))  # cached for the next run

@@ -117,7 +117,8 @@ def _check_database(db: Path) -> dict[str, Any]:
         assert all(n == 1 for _name, n in per_document), per_document
         partial = conn.execute(
             "SELECT s.id FROM summaries s LEFT JOIN run_records r ON r.summary_id = s.id "
-            "WHERE r.id IS NULL OR s.text NOT LIKE '## Overview%' OR s.wall_seconds <= 0"
+            "WHERE r.id IS NULL OR s.text NOT LIKE '%## Overview%## Key points%' "
+            "OR s.wall_seconds <= 0"
         ).fetchall()
         assert partial == []
         jobs = conn.execute("SELECT state, summary_id FROM jobs").fetchall()

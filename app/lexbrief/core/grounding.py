@@ -375,7 +375,7 @@ def page_sentences(document: Document, first_page: int, last_page: int) -> list[
                 joined = _join_hyphenation(" ".join(paragraph.split()))
                 for sentence in split_sentences(joined):
                     words = sentence.split()
-                    if 6 <= len(words) <= 80 and sum(c.isalpha() for c in sentence) > 20:
+                    if 6 <= len(words) <= 150 and sum(c.isalpha() for c in sentence) > 20:
                         out.append(Sentence(sentence, page.number))
     return out
 

@@ -69,6 +69,10 @@ _PROCEDURAL = re.compile(
     r"before|no\s+later\s+than|orders\s+the|it\s+is\s+(?:hereby\s+)?ordered|shall\s+file|"
     r"must\s+file|appearance|scheduling|dear\s+\w+|enclosed\s+(?:please\s+)?find)\b",
     re.IGNORECASE)
+# Wording of a statute or an agreement: such a text is not a notice even when short and dated.
+_NOT_NOTICE = re.compile(
+    r"\b(?:is\s+amended|be\s+it\s+enacted|this\s+act|u\.s\.c\.|subchapter|this\s+agreement|"
+    r"the\s+parties\s+(?:hereto\s+)?agree|hereby\s+agree|whereas)\b", re.IGNORECASE)
 NOTICE_MAX_PAGES = 5
 
 
@@ -90,7 +94,7 @@ def detect_kind(text: str, templates: dict[str, Template], page_count: int | Non
     pages = page_count if page_count is not None else 1 + len(text.split()) // 600
     if "notice" in templates and pages <= NOTICE_MAX_PAGES:
         procedural = {m.group(0).lower() for m in _PROCEDURAL.finditer(text[:20000])}
-        if procedural and not _DECISION.search(text):
+        if procedural and not _DECISION.search(text) and not _NOT_NOTICE.search(text[:20000]):
             cues = ", ".join(f"“{c}”" for c in sorted(procedural)[:3])
             return templates["notice"], (
                 f"Read as a notice or procedural order: a short document with {cues} and no "

@@ -210,11 +210,15 @@ class SummaryWorker(QObject):
             return summarizer.summarize(job.path, template=job.template, password=job.password,
                                         observer=observer, cancel=job.cancel)
         from lexbrief.loaders import load_document
+        from lexbrief.service import ocr_options
+        from lexbrief.settings import load_settings
 
         lease = (job.id, table.owner)
         try:
             with Heartbeat(table, job.id):
-                document = load_document(job.path, password=job.password)
+                # scanned pages are recognized page by page, with progress and cancel
+                document = load_document(job.path, password=job.password, ocr=ocr_options(
+                    load_settings().ocr, observer, job.cancel))
                 chosen, _kind_note = summarizer.template(job.template, document)
                 row = table.get(job.id)
                 earlier = None if job.rerun or row.rerun else summarizer.store.find_summary(

@@ -86,7 +86,12 @@ def ocr_threads() -> int:
 def engine_version() -> str:
     import importlib.metadata as md
 
-    return f"rapidocr {md.version('rapidocr')}"
+    try:
+        return f"rapidocr {md.version('rapidocr')}"
+    except md.PackageNotFoundError:  # a frozen bundle without the distribution's metadata
+        import rapidocr
+
+        return f"rapidocr {getattr(rapidocr, '__version__', 'unknown')}"
 
 
 class _Engine:
@@ -237,6 +242,8 @@ def recognize_pages(sha256: str, pages: Iterable[tuple[int, Callable[[], Image]]
                     total: int, options: OcrOptions) -> Iterator[tuple[int, OcrPage]]:
     """OCR the given pages (number, a function that renders its image) one by one, taking what
     the cache already has; progress after each page, the cancel flag checked before each."""
+    if total <= 0:
+        return  # a document with a text layer on every page: nothing to recognize or cache
     cache = OcrCache(sha256, options.cache)
     threads = options.threads or ocr_threads()
     recognized = 0
