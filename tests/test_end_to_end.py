@@ -106,7 +106,7 @@ def test_a_17_page_opinion_is_read_whole_with_real_page_citations(llama_engine: 
         assert check_sentence(check.sentence, source, summary.points) == check
         if check.status != "removed":
             assert check.sentence in summary.overview
-        else:
+        elif len(check.sentence.split()) >= 4:  # (a cut-off "The" is in every sentence)
             assert check.sentence not in summary.overview
     assert summary.abstract.get("docket_number").value == "No. 20-1507"  # type: ignore[union-attr]
     assert summary.usage.prompt_tokens > summary.coverage.tokens_read

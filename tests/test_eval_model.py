@@ -61,4 +61,7 @@ def test_a_court_order_on_the_eval_model_shows_only_quoted_points(engine: object
     source = SourceText(document)
     for check in summary.overview_checks:
         assert check_sentence(check.sentence, source, summary.points) == check
-        assert (check.sentence in summary.overview) == (check.status != "removed")
+        if check.status != "removed":
+            assert check.sentence in summary.overview
+        elif len(check.sentence.split()) >= 4:  # (a cut-off "The" is in every sentence)
+            assert check.sentence not in summary.overview
