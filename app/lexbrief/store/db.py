@@ -48,6 +48,10 @@ class StoredSummary:
     grounding: dict[str, Any] = field(default_factory=dict)
 
 
+class LeaseLost(Exception):
+    """Another process took this job over (ours looked dead): nothing was stored."""
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -178,8 +182,6 @@ class Store:
             raise _storage_error(exc, self.path) from exc
 
     def _check_lease(self, job_id: int, owner: str) -> None:
-        from lexbrief.store.jobs import LeaseLost
-
         row = self.db.execute("SELECT state, owner FROM jobs WHERE id = ?", [job_id]).fetchone()
         if row is None or row[0] != "running" or row[1] != owner:
             raise LeaseLost(f"job #{job_id} was taken over by another process")

@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from lexbrief.errors import NotFound, StorageError
+from lexbrief.store.db import LeaseLost, Store, _storage_error
+
+__all__ = ["LeaseLost"]  # defined beside the store, which raises it; the queue's own error
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 LEASE_SECONDS = 30.0
-
-
-class LeaseLost(Exception):
-    """Another process took this job over (ours looked dead): nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -131,8 +130,6 @@ class JobQueue:
                 raise
             conn.commit()
         except sqlite3.DatabaseError as exc:
-            from lexbrief.store.db import _storage_error
-
             raise _storage_error(exc, self.store.path) from exc
 
     def _select(self, where: str = "", params: Iterable[Any] = ()) -> list[Job]:
@@ -306,8 +303,6 @@ class Heartbeat:
         self._thread.join()
 
     def _run(self) -> None:
-        from lexbrief.store.db import Store
-
         store: Store | None = None
         try:
             while not self._stop.wait(self.interval):
