@@ -4,7 +4,7 @@
 
   bundle  a PyInstaller one-folder bundle, `build/dist/lexbrief/`: the programs `lexbrief` and
           `lexbrief-gui` and `_internal/` (Python, Qt, llama.cpp with every CPU variant, chosen
-          at the first start by lexbrief.engine.cpu_backend). Windows and macOS installers wrap
+          at the first start by engine.llama_cpp.cpu_dispatch). Windows and macOS installers wrap
           this folder (packaging/windows/lexbrief.iss, packaging/macos/make-dmg.sh).
   tar     `dist/lexbrief-<version>-linux-x86_64.tar.gz`: the bundle, unpack and run.
   deb     `dist/lexbrief_<version>_amd64.deb`: the bundle in /opt/lexbrief, `lexbrief` and
@@ -12,7 +12,7 @@
   all     bundle, tar and deb.
 
 --embed-model puts a GGUF into the bundle's `models/` folder with `models/embedded.json`; the app
-uses it when no other model is active (lexbrief.models.resolve.embedded_model_path), so an
+uses it when no other model is active (lexbrief.model_files.resolve.embedded_model_path), so an
 air-gapped laptop summarizes on the first start. `starter` (default) is SmolLM2-135M (98 MB);
 a catalog id takes that model from this machine's installed models (`lexbrief models download
 ID` first); a path takes any GGUF file; `none` ships no model.
@@ -40,8 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGING = ROOT / "packaging"
-STARTER_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"  # as lexbrief.models.resolve.STARTER_FILE
-EMBEDDED_MANIFEST = "embedded.json"  # as lexbrief.models.resolve.EMBEDDED_MANIFEST
+STARTER_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"  # as lexbrief.model_files.resolve.STARTER_FILE
+EMBEDDED_MANIFEST = "embedded.json"  # as lexbrief.model_files.resolve.EMBEDDED_MANIFEST
 BUNDLE_EXTRAS = ("gui", "starter", "packaging")
 APP_NAME = "lexbrief"
 ICON_SIZES = (16, 32, 64, 128, 256)
@@ -165,7 +165,7 @@ def installed_catalog_models(python: Path) -> dict[str, Path]:
     """{catalog id: path} of the models installed in this user's LexBrief data folder, asked of
     the checkout's own code in the build venv (LEXBRIEF_HOME is honoured)."""
     code = ("import json, sys\nsys.path.insert(0, sys.argv[1])\n"
-            "from lexbrief.models.installed import load_installed\n"
+            "from lexbrief.model_files.installed import load_installed\n"
             "print(json.dumps({m.catalog_id: str(m.path) for m in load_installed().values() "
             "if m.catalog_id}))\n")
     out = subprocess.run([str(python), "-c", code, str(ROOT / "app")], capture_output=True,

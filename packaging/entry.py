@@ -1,22 +1,22 @@
 """The frozen bundle's one entry script, built twice: `lexbrief` (console) and `lexbrief-gui`
 (windowed). Which program runs depends on the executable's name. The hidden first argument
-`--lexbrief-cpu-backend` runs lexbrief.engine.cpu_backend's child modes (CPU backend probe)."""
+`--lexbrief-cpu-backend` runs engine.llama_cpp.cpu_dispatch's child modes (CPU backend probe)."""
 
 import sys
 from pathlib import Path
 
 
 def _run() -> int:
-    from lexbrief.engine.cpu_backend import handle_hidden_flag
+    from lexbrief.engine.llama_cpp.cpu_dispatch import handle_hidden_flag
 
     code = handle_hidden_flag(sys.argv[1:])
     if code is not None:
         return code
     if Path(sys.executable).stem.lower().endswith("-gui"):
-        from lexbrief.gui.app import main as gui_main
+        from lexbrief.ui.gui.app import main as gui_main
 
         return gui_main(sys.argv[1:])
-    from lexbrief.cli.main import main as cli_main
+    from lexbrief.ui.cli.main import main as cli_main
 
     return cli_main(sys.argv[1:])
 

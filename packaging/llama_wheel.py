@@ -14,7 +14,7 @@ Variants:
             patched to leave it off (LEAN_PATCH). Tools, examples and tests are off already
             when llama.cpp is built as a subproject.
   dispatch  runtime CPU dispatch, for installers (packaging/build.py): every CPU variant as a
-            loadable `libggml-cpu-<variant>.so`, chosen at start by lexbrief.engine.cpu_backend.
+            loadable `libggml-cpu-<variant>.so`, chosen at start by engine.llama_cpp.cpu_dispatch.
             They are not inside the wheel's llama_cpp package, so the build copies them to
             `<wheelhouse>/cpu-backends/` (from the wheel's top-level bin/, or from the CMake
             build folder it keeps). About 8 minutes on 2 idle cores.

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lexbrief.core.pipeline import Checkpoints, Observer, PipelineSettings, Progress
 from lexbrief.service import Summarizer
 from lexbrief.store import Store
+from lexbrief.summarize.pipeline import Checkpoints, Observer, PipelineSettings, Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 

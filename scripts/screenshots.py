@@ -45,8 +45,8 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     width, height = (int(n) for n in args.size.split("x"))
-    from lexbrief.gui.app import app_icon, apply_theme
-    from lexbrief.gui.main_window import MainWindow
+    from lexbrief.ui.gui.app import app_icon, apply_theme
+    from lexbrief.ui.gui.main_window import MainWindow
 
     started = time.perf_counter()
     app = QApplication([sys.argv[0]])

@@ -11,4 +11,6 @@ scripts/setup.sh starter,gui,dev
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check app tests packaging
 .venv/bin/mypy
+# The layers and the Qt / llama.cpp rules (pyproject.toml [tool.importlinter]).
+.venv/bin/lint-imports
 exec .venv/bin/pytest "$@"

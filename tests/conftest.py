@@ -24,7 +24,7 @@ def lexbrief_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def starter_model() -> Path:
-    from lexbrief.models.resolve import starter_model_path
+    from lexbrief.model_files.resolve import starter_model_path
 
     path = starter_model_path()
     if path is None:  # a failure, not a skip: the end-to-end tests must run the real model
@@ -35,7 +35,7 @@ def starter_model() -> Path:
 @pytest.fixture(scope="session")
 def llama_engine(starter_model: Path) -> Iterator[object]:
     """The real SmolLM2 model in llama.cpp, loaded once for the whole session."""
-    from lexbrief.engine.llama_cpp_engine import LlamaCppEngine
+    from lexbrief.engine.llama_cpp.engine import LlamaCppEngine
 
     engine = LlamaCppEngine(starter_model)
     yield engine

@@ -13,9 +13,9 @@ import json
 import re
 from collections.abc import Iterator
 
-from lexbrief.core.cancel import CancelToken
-from lexbrief.core.notes import NOTES_PREFILL
-from lexbrief.engine.base import Abilities, GenerationParams, Message, ModelInfo, Usage
+from lexbrief.cancel import CancelToken
+from lexbrief.engine.contract import Abilities, GenerationParams, Message, ModelInfo, Usage
+from lexbrief.summarize.notes import NOTES_PREFILL
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.abstract import extract_abstract
-from lexbrief.core.document import Document
-from lexbrief.core.grounding import SourceText, normalize
-from lexbrief.evaluation.fields import evaluate_fields, fields_table
-from lexbrief.evaluation.strategies import reference_document
-from lexbrief.loaders import load_document
+from lexbrief.read import load_document
+from lexbrief.read.document import Document
+from lexbrief.summarize.abstract import extract_abstract
+from lexbrief.summarize.source_text import SourceText, normalize
+from lexbrief.tools.evaluation.fields import evaluate_fields, fields_table
+from lexbrief.tools.evaluation.strategies import reference_document
 
 from conftest import DOCUMENTS, FIXTURES
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.bench.memory import ModelLayout, RssSampler, measure_bandwidth, rss_bytes
-from lexbrief.bench.report import PLOT_HINT, check_plotting
-from lexbrief.bench.runner import RecordingEngine, decode_steps
-from lexbrief.core.document import Document, Page
-from lexbrief.core.pipeline import Pipeline
-from lexbrief.core.templates import load_templates
-from lexbrief.engine.base import RawTiming, Usage
+from lexbrief.engine.contract import RawTiming, Usage
 from lexbrief.errors import UserFacingError
+from lexbrief.read.document import Document, Page
+from lexbrief.summarize.pipeline import Pipeline
+from lexbrief.summarize.templates import load_templates
+from lexbrief.tools.bench.memory import ModelLayout, RssSampler, measure_bandwidth, rss_bytes
+from lexbrief.tools.bench.report import PLOT_HINT, check_plotting
+from lexbrief.tools.bench.runner import RecordingEngine, decode_steps
 
 
 def test_kv_cache_of_smollm2_shape() -> None:

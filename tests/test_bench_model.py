@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.cancel import NEVER
-from lexbrief.engine.base import GenerationParams, Message, Usage
+from lexbrief.cancel import NEVER
+from lexbrief.engine.contract import GenerationParams, Message, Usage
 
 from test_cli import lexbrief
 

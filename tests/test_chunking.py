@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.chunking import chunk_document, split_paragraphs, verify_coverage
-from lexbrief.core.document import Document, Page
-from lexbrief.loaders import load_document
+from lexbrief.read import load_document
+from lexbrief.read.document import Document, Page
+from lexbrief.summarize.chunking import chunk_document, split_paragraphs, verify_coverage
 
 from conftest import DOCUMENTS
 from fake_engine import FakeEngine

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lexbrief.core.citations import (
+from lexbrief.read.document import Document, Page
+from lexbrief.summarize.citations import (
     PageIndex,
     format_citation,
     parse_pages,
     strip_citations,
     verify_point,
 )
-from lexbrief.core.document import Document, Page
 
 
 def _doc() -> Document:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.cli.main import main
 from lexbrief.costs.chart import chart_for_period, chart_for_run, pick_models
 from lexbrief.costs.compare import cloud_cost, compare_numbers
-from lexbrief.costs.ledger import entries, overall, totals
+from lexbrief.costs.ledger import overall, totals
 from lexbrief.costs.pricing import load_pricing
 from lexbrief.paths import resource_dir
 from lexbrief.store import Store
+from lexbrief.ui.cli.main import main
 
 from test_costs import _record, _save
 
@@ -79,7 +79,7 @@ def test_a_period_chart_sums_the_ledger() -> None:
     _save(store, "b" * 64, _record(prompt=3000, completion=300, wh=None))
     pricing = load_pricing(BUNDLED)
     price = pricing.model("gpt-4o")
-    grand = overall(totals(entries(store.db), "all", price, pricing), pricing)
+    grand = overall(totals(store.ledger_entries(), "all", price, pricing), pricing)
     store.close()
     chart = chart_for_period(grand, pricing, price_per_kwh=0.30, currency="USD",
                              chosen="gpt-4o", label="all summaries")

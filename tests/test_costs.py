@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from lexbrief.cli import main as cli
 from lexbrief.costs.compare import cloud_cost, compare_numbers, local_cost
-from lexbrief.costs.ledger import entries, ledger_row, overall, period_key, totals
+from lexbrief.costs.ledger import ledger_row, overall, period_key, totals
 from lexbrief.costs.pricing import Hardware, PricingError, load_pricing, pricing_path
 from lexbrief.errors import UserFacingError
+from lexbrief.machine.telemetry.run import EnergyRecord, RunRecord
 from lexbrief.paths import resource_dir
 from lexbrief.store import Store
-from lexbrief.telemetry.run import EnergyRecord, RunRecord
+from lexbrief.ui.cli import main as cli
 
 BUNDLED = resource_dir() / "pricing.toml"
 
@@ -264,7 +264,7 @@ def test_totals_per_period_by_hand() -> None:
         (f"2026-11-02{noon}", _record(prompt=2000, completion=200, wh=2.0, estimated=False)),
         (f"2026-11-02{noon}", _record(prompt=3000, completion=300, wh=None)),
     ])
-    items = entries(store.db)
+    items = store.ledger_entries()
     pricing = load_pricing(BUNDLED)
     price = pricing.model("gpt-4o")  # $2.50 / $10 per 1M
     months = totals(items, "month", price, pricing)

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from lexbrief.core.cancel import CancelToken
-from lexbrief.core.document import Document, Page
+from lexbrief.cancel import CancelToken
 from lexbrief.costs.card import card
 from lexbrief.errors import Cancelled
+from lexbrief.machine.telemetry.rapl import RaplReader
+from lexbrief.read.document import Document, Page
 from lexbrief.service import Summarizer
 from lexbrief.store import Store
-from lexbrief.telemetry.rapl import RaplReader
 
 from conftest import DOCUMENTS
 from fake_engine import FakeEngine

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.cancel import CancelToken
-from lexbrief.core.grounding import SourceText, check_point, check_sentence, normalize
-from lexbrief.core.pipeline import Observer, PipelineSettings, Progress
+from lexbrief.cancel import CancelToken
 from lexbrief.errors import Cancelled
-from lexbrief.loaders import load_document
+from lexbrief.read import load_document
 from lexbrief.service import Summarizer
 from lexbrief.store import Store
+from lexbrief.summarize.grounding import check_point, check_sentence
+from lexbrief.summarize.pipeline import Observer, PipelineSettings, Progress
+from lexbrief.summarize.source_text import SourceText, normalize
 
 from conftest import DOCUMENTS, MALFORMED
 from test_cli import lexbrief

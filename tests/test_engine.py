@@ -6,8 +6,8 @@ import difflib
 
 import pytest
 
-from lexbrief.core.cancel import CancelToken
-from lexbrief.engine.base import GenerationParams, Message, Usage
+from lexbrief.cancel import CancelToken
+from lexbrief.engine.contract import GenerationParams, Message, Usage
 
 pytestmark = pytest.mark.model
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.grounding import SourceText, check_point, check_sentence, normalize
-from lexbrief.core.pipeline import Pipeline
-from lexbrief.core.templates import detect_kind, load_templates
-from lexbrief.loaders import load_document
+from lexbrief.read import load_document
+from lexbrief.summarize.grounding import check_point, check_sentence
+from lexbrief.summarize.pipeline import Pipeline
+from lexbrief.summarize.source_text import SourceText, normalize
+from lexbrief.summarize.templates import detect_kind, load_templates
 
 from conftest import DOCUMENTS
 
@@ -33,7 +34,7 @@ MODEL = fetch_eval_models.model_path("0.5b")
 def engine() -> Iterator[object]:
     if not MODEL.is_file():
         pytest.skip(f"{MODEL.name} is absent: run `python3 scripts/fetch_eval_models.py 0.5b`")
-    from lexbrief.engine.llama_cpp_engine import LlamaCppEngine
+    from lexbrief.engine.llama_cpp.engine import LlamaCppEngine
 
     loaded = LlamaCppEngine(MODEL, context_length=4096)
     yield loaded

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.citations import PageIndex
-from lexbrief.core.document import Document, Page
-from lexbrief.core.facts import extract_facts, faithfulness
 from lexbrief.errors import DocumentError, UserFacingError
-from lexbrief.evaluation.citation_check import check_cited_points, check_raw_points
-from lexbrief.evaluation.rouge import lcs_length, rouge, rouge_l, rouge_n, tokenize
-from lexbrief.evaluation.runner import evaluate, load_references, table
-from lexbrief.evaluation.strategies import paginate, reference_document
+from lexbrief.read.document import Document, Page
+from lexbrief.summarize.citations import PageIndex
+from lexbrief.summarize.facts import extract_facts, faithfulness
+from lexbrief.tools.evaluation.citation_check import check_cited_points, check_raw_points
+from lexbrief.tools.evaluation.rouge import lcs_length, rouge, rouge_l, rouge_n, tokenize
+from lexbrief.tools.evaluation.runner import evaluate, load_references, table
+from lexbrief.tools.evaluation.strategies import paginate, reference_document
 
 from conftest import FIXTURES
 from fake_engine import FakeParallelEngine

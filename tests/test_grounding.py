@@ -7,19 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.document import Document, Page
-from lexbrief.core.grounding import (
-    SourceText,
-    central_sentences,
-    check_point,
-    check_sentence,
-    ground_notes,
-    normalize,
-    normalize_with_map,
-    page_sentences,
-)
-from lexbrief.core.notes import NOTES_GRAMMAR, NOTES_PREFILL, parse_notes
-from lexbrief.loaders import load_document
+from lexbrief.read import load_document
+from lexbrief.read.document import Document, Page
+from lexbrief.summarize.grounding import check_point, check_sentence, ground_notes
+from lexbrief.summarize.notes import NOTES_GRAMMAR, NOTES_PREFILL, parse_notes
+from lexbrief.summarize.ranking import central_sentences, page_sentences
+from lexbrief.summarize.source_text import SourceText, normalize, normalize_with_map
 
 from conftest import DOCUMENTS
 

@@ -8,11 +8,11 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from lexbrief.gui.main_window import MainWindow
-from lexbrief.gui.models_view import FIT_COLUMN, STATUS_COLUMN
-from lexbrief.gui.stall import StallMonitor
-from lexbrief.gui.summary_view import render_summary_html
 from lexbrief.store import Store
+from lexbrief.ui.gui.main_window import MainWindow
+from lexbrief.ui.gui.models_view import FIT_COLUMN, STATUS_COLUMN
+from lexbrief.ui.gui.stall import StallMonitor
+from lexbrief.ui.gui.summary_view import render_summary_html
 
 from conftest import DOCUMENTS, MALFORMED
 
@@ -156,8 +156,8 @@ def test_model_manager_lists_the_catalog_with_fit_badges(window: MainWindow, qtb
 
 
 def test_settings_persist(window: MainWindow, lexbrief_home: Path) -> None:
-    from lexbrief.gui.settings_dialog import SettingsDialog
     from lexbrief.settings import load_settings
+    from lexbrief.ui.gui.settings_dialog import SettingsDialog
 
     dialog = SettingsDialog(window)
     dialog.threads.setValue(3)
@@ -198,8 +198,8 @@ def test_the_window_shows_the_jobs_table_on_start_and_runs_what_a_crash_left(  #
     import subprocess
     import sys
 
-    from lexbrief.gui.worker import SummaryWorker
     from lexbrief.store.jobs import JobQueue
+    from lexbrief.ui.gui.worker import SummaryWorker
 
     from fake_engine import FakeEngine
 
@@ -241,7 +241,7 @@ def test_a_document_already_in_the_history_is_shown_from_it_unless_re_run(  # ty
         qtbot, tmp_path: Path) -> None:
     """Queue logic with the stand-in model: the second drop of a summarized document is not
     run again; History → Re-run… runs it."""
-    from lexbrief.gui.worker import SummaryWorker
+    from lexbrief.ui.gui.worker import SummaryWorker
 
     from fake_engine import FakeEngine
 

@@ -1,4 +1,4 @@
-"""The hardware inventory (lexbrief.hardware) and `lexbrief hw`."""
+"""The hardware inventory (lexbrief.machine) and `lexbrief hw`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from lexbrief.hardware import detect_hardware
-from lexbrief.hardware.cpu import _linux_cpuinfo
-from lexbrief.hardware.gpu import GIB, metal_working_set, nvidia_gpus
+from lexbrief.machine import detect_hardware
+from lexbrief.machine.cpu import _linux_cpuinfo
+from lexbrief.machine.gpu import GIB, metal_working_set, nvidia_gpus
 
 X86 = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -26,7 +26,7 @@ def cli(*argv: str) -> int:
     """The CLI in this process; its log file is closed after each command."""
     import logging
 
-    from lexbrief.cli.main import main
+    from lexbrief.ui.cli.main import main
 
     try:
         return main(list(argv))

@@ -10,13 +10,13 @@ from PySide6.QtGui import QColor
 from lexbrief.costs.chart import chart_for_run
 from lexbrief.costs.compare import compare_numbers
 from lexbrief.costs.pricing import load_pricing
-from lexbrief.engine.base import Usage
-from lexbrief.gui.cost_chart import CostChartView
-from lexbrief.gui.hardware_view import HardwareView
-from lexbrief.gui.plot import LivePlot, nice_top, time_ticks, value_ticks
+from lexbrief.engine.contract import Usage
+from lexbrief.machine.telemetry.samples import GpuSample, Sample
+from lexbrief.machine.telemetry.speed import SpeedMeter
 from lexbrief.paths import resource_dir
-from lexbrief.telemetry.samples import GpuSample, Sample
-from lexbrief.telemetry.speed import SpeedMeter
+from lexbrief.ui.gui.cost_chart import CostChartView
+from lexbrief.ui.gui.hardware_view import HardwareView
+from lexbrief.ui.gui.plot import LivePlot, nice_top, time_ticks, value_ticks
 
 pytestmark = pytest.mark.gui
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QTreeWidget,
 )
 
-from lexbrief.gui.main_window import MainWindow
+from lexbrief.ui.gui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui
 

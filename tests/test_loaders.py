@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from lexbrief.errors import DocumentError, PasswordRequired, ScannedDocument
-from lexbrief.loaders import Limits, expand_inputs, load_document, sniff_kind
-from lexbrief.loaders.ocr import OcrOptions
+from lexbrief.read import Limits, expand_inputs, load_document, sniff_kind
+from lexbrief.read.ocr import OcrOptions
 
 from conftest import DOCUMENTS, MALFORMED
 

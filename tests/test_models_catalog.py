@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.models.catalog import CatalogError, find_entry, load_catalog, user_catalog_path
-from lexbrief.models.installed import hash_file
+from lexbrief.model_files.catalog import CatalogError, find_entry, load_catalog, user_catalog_path
+from lexbrief.model_files.installed import hash_file
 
 
 def test_the_curated_catalog_is_complete_and_consistent() -> None:

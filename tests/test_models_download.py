@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.cancel import CancelToken
+from lexbrief.cancel import CancelToken
 from lexbrief.errors import Cancelled, StorageError
-from lexbrief.models.catalog import CatalogEntry
-from lexbrief.models.download import (
+from lexbrief.model_files.catalog import CatalogEntry
+from lexbrief.model_files.download import (
     AccessDenied,
     ChecksumMismatch,
     DownloadProgress,
@@ -26,8 +26,8 @@ from lexbrief.models.download import (
     OfflineError,
     download_model,
 )
-from lexbrief.models.installed import load_installed, partial_dir, quarantine_dir
-from lexbrief.models.resolve import installed_models_dir
+from lexbrief.model_files.installed import load_installed, partial_dir, quarantine_dir
+from lexbrief.model_files.resolve import installed_models_dir
 
 from hub_server import COMMIT, HubServer
 
@@ -243,7 +243,7 @@ def main(argv: list[str]) -> int:
     """The CLI in this process; its log file is closed afterwards."""
     import logging
 
-    from lexbrief.cli.main import main as cli_main
+    from lexbrief.ui.cli.main import main as cli_main
 
     try:
         return cli_main(argv)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lexbrief.gui.models_view import COLUMNS, LICENCE_COLUMN, MEMORY_COLUMN, TIME_COLUMN
-from lexbrief.models.estimate import (
+from lexbrief.model_files.estimate import (
     CONTRACT_READ_TOKENS,
     CONTRACT_WRITTEN_TOKENS,
     contract_time,
@@ -14,6 +13,7 @@ from lexbrief.models.estimate import (
     measured_rates,
 )
 from lexbrief.store import Store
+from lexbrief.ui.gui.models_view import COLUMNS, LICENCE_COLUMN, MEMORY_COLUMN, TIME_COLUMN
 
 from test_costs import _record, _save
 
@@ -52,7 +52,7 @@ def test_licences_in_plain_words() -> None:
 
 @pytest.mark.gui
 def test_the_models_tab_shows_time_memory_licence_and_the_gated_badge(qtbot) -> None:  # type: ignore[no-untyped-def]
-    from lexbrief.gui.models_view import ModelsView, load_rows
+    from lexbrief.ui.gui.models_view import ModelsView, load_rows
 
     assert COLUMNS[TIME_COLUMN] == "50-page contract"
     rows, machine = load_rows()  # the real catalog, rated on this computer

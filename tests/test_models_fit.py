@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.hardware import GIB, MIB, CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
-from lexbrief.models.catalog import load_catalog
-from lexbrief.models.fit import (
+from lexbrief.machine import GIB, MIB, CpuInfo, GpuInfo, HardwareInfo, MemoryInfo
+from lexbrief.model_files.catalog import load_catalog
+from lexbrief.model_files.fit import (
     ModelShape,
     decide_offload,
     estimate_memory,
     plan_fit,
     recommend,
 )
-from lexbrief.models.gguf_info import read_gguf_info
+from lexbrief.model_files.gguf_info import read_gguf_info
 
 # Runs in a fresh process per context, so nothing else is in its memory (one thread: the
 # buffers do not depend on it, and a busy CI machine does not slow it down). First the engine as
@@ -31,9 +31,9 @@ import json, os, re, sys
 import psutil
 ctx = int(sys.argv[2])
 proc = psutil.Process()
-from lexbrief.core.cancel import NEVER
-from lexbrief.engine.base import GenerationParams, Message
-from lexbrief.engine.llama_cpp_engine import LlamaCppEngine
+from lexbrief.cancel import NEVER
+from lexbrief.engine.contract import GenerationParams, Message
+from lexbrief.engine.llama_cpp.engine import LlamaCppEngine
 import llama_cpp
 before = proc.memory_info().rss
 engine = LlamaCppEngine(sys.argv[1], context_length=ctx, threads=1)
@@ -197,7 +197,7 @@ def test_recommendation_with_a_big_gpu_is_the_legal_model() -> None:
 
 
 def test_recommendation_on_this_machine() -> None:
-    from lexbrief.hardware import detect_hardware
+    from lexbrief.machine import detect_hardware
 
     rec = recommend(load_catalog().values(), detect_hardware(), gpu_offload=False)
     assert rec is not None and rec.choice.plan and rec.choice.plan.runs
@@ -219,7 +219,7 @@ def test_offload_decision_with_a_gpu_uses_the_gguf_header(starter_model: Path) -
 
 @pytest.mark.model
 def test_the_engine_says_why_it_runs_on_the_cpu(starter_model: Path) -> None:
-    from lexbrief.models.resolve import ResolvedModel
+    from lexbrief.model_files.resolve import ResolvedModel
     from lexbrief.service import llama_engine
 
     engine = llama_engine(ResolvedModel(starter_model, "starter"))

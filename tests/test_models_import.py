@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.models.gguf_info import InvalidModelFile, check_header, read_gguf_info
-from lexbrief.models.importer import import_model
-from lexbrief.models.installed import load_installed, remove_installed
-from lexbrief.models.resolve import installed_models_dir
+from lexbrief.model_files.gguf_info import InvalidModelFile, check_header, read_gguf_info
+from lexbrief.model_files.importer import import_model
+from lexbrief.model_files.installed import load_installed, remove_installed
+from lexbrief.model_files.resolve import installed_models_dir
 
 from conftest import DOCUMENTS
 
@@ -22,7 +22,7 @@ def cli(*argv: str) -> int:
     """The CLI in this process; its log file is closed after each command."""
     import logging
 
-    from lexbrief.cli.main import main
+    from lexbrief.ui.cli.main import main
 
     try:
         return main(list(argv))

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.bench.ocr import cer, image_pdf, layer_in_reading_order, render_page
-from lexbrief.core.cancel import CancelToken
-from lexbrief.core.chunking import chunk_document, ocr_notes, verify_coverage
-from lexbrief.core.document import Document, Page
+from lexbrief.cancel import CancelToken
 from lexbrief.errors import Cancelled, DocumentError, ScannedDocument, UserFacingError
-from lexbrief.loaders import load_document
-from lexbrief.loaders.layout import is_page_number
-from lexbrief.loaders.ocr import OcrOptions, OcrProgress
+from lexbrief.read import load_document
+from lexbrief.read.document import Document, Page
+from lexbrief.read.layout import is_page_number
+from lexbrief.read.ocr import OcrOptions, OcrProgress
+from lexbrief.summarize.chunking import chunk_document, ocr_notes, verify_coverage
+from lexbrief.tools.bench.ocr import cer, image_pdf, layer_in_reading_order, render_page
 
 from conftest import DOCUMENTS
 
@@ -236,7 +236,7 @@ def test_window_drop_of_the_scanned_pdf_shows_ocr_progress_and_page_citations(
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
     from PySide6.QtGui import QDropEvent
 
-    from lexbrief.gui.main_window import MainWindow
+    from lexbrief.ui.gui.main_window import MainWindow
 
     window = MainWindow()
     window.skip_close_question = True  # type: ignore[attr-defined]

@@ -1,9 +1,9 @@
-"""Reading order of OCR'd lines (lexbrief.loaders.layout) on known layouts; tests/test_ocr.py
+"""Reading order of OCR'd lines (lexbrief.read.layout) on known layouts; tests/test_ocr.py
 runs the same rules on real scans through the real engine."""
 
 from __future__ import annotations
 
-from lexbrief.loaders.layout import Box, find_gutter, is_page_number, page_text
+from lexbrief.read.layout import Box, find_gutter, is_page_number, page_text
 
 
 def _line(y: float, x0: float, x1: float, text: str) -> Box:

@@ -15,8 +15,8 @@ from types import ModuleType
 
 import pytest
 
-from lexbrief.engine import cpu_backend
-from lexbrief.engine.cpu_backend import Attempt
+from lexbrief.engine.llama_cpp import cpu_dispatch as cpu_backend
+from lexbrief.engine.llama_cpp.cpu_dispatch import Attempt
 from lexbrief.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,16 +193,17 @@ def test_the_probe_child_reports_a_sigill_death(backends: Path, tmp_path: Path,
 
 
 def test_child_command_and_the_hidden_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert cpu_backend.child_command(["--scores"])[1:3] == ["-m", "lexbrief.engine.cpu_backend"]
+    assert cpu_backend.child_command(["--scores"])[1:3] == [
+        "-m", "lexbrief.engine.llama_cpp.cpu_dispatch"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert cpu_backend.child_command(["--scores"])[1:] == [cpu_backend.HIDDEN_FLAG, "--scores"]
     assert cpu_backend.handle_hidden_flag(["summarize", "x.pdf"]) is None
 
 
 def test_the_dev_venvs_portable_build_needs_no_cpu_backend() -> None:
-    from lexbrief.engine import llama_cpp_engine
+    from lexbrief.engine.llama_cpp import native as llama_cpp_engine
 
-    assert llama_cpp_engine.ensure_cpu_backend() is None
+    assert llama_cpp_engine.ensure_cpu_backend(None) is None
 
 
 # -- the embedded model ----------------------------------------------------------------------
@@ -259,7 +260,7 @@ def _frozen_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -
 
 def test_a_frozen_app_finds_an_embedded_catalog_model_first(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lexbrief.models.resolve import resolve_model
+    from lexbrief.model_files.resolve import resolve_model
 
     model = _frozen_models(tmp_path, monkeypatch, "qwen2.5-0.5b-instruct-q4_k_m.gguf")
     resolved = resolve_model()
@@ -268,7 +269,7 @@ def test_a_frozen_app_finds_an_embedded_catalog_model_first(
 
 def test_a_frozen_app_finds_the_embedded_starter(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from lexbrief.models.resolve import STARTER_FILE, resolve_model
+    from lexbrief.model_files.resolve import STARTER_FILE, resolve_model
 
     model = _frozen_models(tmp_path, monkeypatch, STARTER_FILE)
     resolved = resolve_model()
@@ -277,7 +278,7 @@ def test_a_frozen_app_finds_the_embedded_starter(tmp_path: Path,
 
 def test_a_manifest_naming_a_missing_file_is_ignored(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from lexbrief.models.resolve import embedded_model_path
+    from lexbrief.model_files.resolve import embedded_model_path
 
     model = _frozen_models(tmp_path, monkeypatch, "gone.gguf")
     model.unlink()

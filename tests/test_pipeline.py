@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.cancel import CancelToken
-from lexbrief.core.document import Document, Page
-from lexbrief.core.pipeline import Observer, Pipeline, PipelineSettings, Progress
-from lexbrief.core.templates import load_templates
+from lexbrief.cancel import CancelToken
 from lexbrief.errors import Cancelled
+from lexbrief.read.document import Document, Page
+from lexbrief.summarize.pipeline import Observer, Pipeline, PipelineSettings, Progress
+from lexbrief.summarize.templates import load_templates
 
 from fake_engine import INVENTED_QUOTE, FakeEngine
 

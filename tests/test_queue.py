@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from lexbrief.core.document import Document, Page
-from lexbrief.core.pipeline import Checkpoints, Pipeline, PipelineSettings
-from lexbrief.core.templates import load_templates
 from lexbrief.errors import StorageError
+from lexbrief.read.document import Document, Page
 from lexbrief.store import Store
 from lexbrief.store.jobs import Heartbeat, JobQueue, LeaseLost, owner_is_dead, process_owner
+from lexbrief.summarize.pipeline import Checkpoints, Pipeline, PipelineSettings
+from lexbrief.summarize.templates import load_templates
 
 from fake_engine import FakeEngine, FakeParallelEngine
 
@@ -305,9 +305,9 @@ def test_queue_cli_lists_retries_and_clears_a_batch(tmp_path: Path) -> None:
 def test_a_document_the_history_has_is_offered_from_it_not_run_again(
         starter_model: Path) -> None:
     """Same sha256, model and template: the CLI shows the stored summary (no model run)."""
-    from lexbrief.core.templates import detect_template
-    from lexbrief.loaders import load_document
+    from lexbrief.read import load_document
     from lexbrief.store.db import file_sha256
+    from lexbrief.summarize.templates import detect_template
 
     from conftest import DOCUMENTS
     from test_cli import lexbrief

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from lexbrief.core.pipeline import Checkpoints, PipelineSettings
-from lexbrief.engine.base import Engine
+from lexbrief.engine.contract import Engine
 from lexbrief.service import Summarizer
 from lexbrief.store import Store
+from lexbrief.summarize.pipeline import Checkpoints, PipelineSettings
 
 from conftest import DOCUMENTS
 

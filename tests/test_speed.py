@@ -1,15 +1,15 @@
 """Speed numbers that mean one thing each: reading and writing tokens per second of the machine,
-the run's time beside them (lexbrief.telemetry.speed), fed by the run monitor's engine wrapper."""
+the run's time beside them (machine.telemetry.speed), fed by the run monitor's engine wrapper."""
 
 from __future__ import annotations
 
 import pytest
 
-from lexbrief.core.cancel import NEVER
-from lexbrief.engine.base import Abilities, GenerationParams, Message, ModelInfo, Usage
-from lexbrief.telemetry.run import RunMonitor
-from lexbrief.telemetry.sampler import Sampler
-from lexbrief.telemetry.speed import (
+from lexbrief.cancel import NEVER
+from lexbrief.engine.contract import Abilities, GenerationParams, Message, ModelInfo, Usage
+from lexbrief.machine.telemetry.run import RunMonitor
+from lexbrief.machine.telemetry.sampler import Sampler
+from lexbrief.machine.telemetry.speed import (
     SpeedMeter,
     current_meter,
     duration_text,

@@ -16,13 +16,13 @@ from typing import Any
 import psutil
 import pytest
 
-from lexbrief.telemetry import rapl
-from lexbrief.telemetry.gpu import AmdGpus, NvidiaGpus
-from lexbrief.telemetry.rapl import PERMISSION_HINT, RaplReader, unwrap_delta
-from lexbrief.telemetry.run import JOULES_PER_WH, PowerModel, RunMonitor, _gpu_stats
-from lexbrief.telemetry.sampler import Sampler, Sensors
-from lexbrief.telemetry.samples import GpuSample, Sample
-from lexbrief.telemetry.watch import format_sample, run_watch
+from lexbrief.machine.telemetry import rapl
+from lexbrief.machine.telemetry.gpu import AmdGpus, NvidiaGpus
+from lexbrief.machine.telemetry.rapl import PERMISSION_HINT, RaplReader, unwrap_delta
+from lexbrief.machine.telemetry.run import JOULES_PER_WH, PowerModel, RunMonitor, _gpu_stats
+from lexbrief.machine.telemetry.sampler import Sampler, Sensors
+from lexbrief.machine.telemetry.samples import GpuSample, Sample
+from lexbrief.machine.telemetry.watch import format_sample, run_watch
 
 
 def _burn(seconds: float) -> None:
@@ -154,7 +154,7 @@ def test_watch_prints_live_lines_and_what_is_missing() -> None:
 def test_hw_watch_command(capsys: pytest.CaptureFixture[str]) -> None:
     import logging
 
-    from lexbrief.cli.main import main
+    from lexbrief.ui.cli.main import main
 
     def cli(*argv: str) -> int:
         try:
@@ -401,7 +401,7 @@ def test_run_record_measures_rapl_energy_across_a_wrap(tmp_path: Path) -> None:
 
 
 def _usage() -> Any:
-    from lexbrief.engine.base import Usage
+    from lexbrief.engine.contract import Usage
 
     return Usage(prompt_tokens=1000, completion_tokens=200, cached_prompt_tokens=100,
                  prompt_seconds=0.5, generation_seconds=4.0)
@@ -443,9 +443,9 @@ def test_a_shared_running_sampler_is_left_running(tmp_path: Path) -> None:
 
 
 def test_time_to_first_token_through_the_wrapped_engine(fake_engine: Any) -> None:
-    from lexbrief.core.document import Document, Page
-    from lexbrief.core.pipeline import Pipeline
-    from lexbrief.core.templates import load_templates
+    from lexbrief.read.document import Document, Page
+    from lexbrief.summarize.pipeline import Pipeline
+    from lexbrief.summarize.templates import load_templates
 
     doc = Document(path=Path("a.txt"), kind="txt", sha256="0", size=1,
                    pages=[Page(1, "The tenant shall pay rent monthly. " * 20)])

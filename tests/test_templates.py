@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.core.templates import detect_kind, detect_template, load_templates
 from lexbrief.errors import UserFacingError
-from lexbrief.loaders import load_document
+from lexbrief.read import load_document
+from lexbrief.summarize.templates import detect_kind, detect_template, load_templates
 
 from conftest import DOCUMENTS, FIXTURES
 

@@ -1,3 +1,3 @@
-from lexbrief.cli.main import main
+from lexbrief.ui.cli.main import main
 
 raise SystemExit(main())

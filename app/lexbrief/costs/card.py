@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from lexbrief.costs.compare import CostComparison
-from lexbrief.telemetry.run import RunRecord
-from lexbrief.telemetry.speed import run_text
+from lexbrief.machine.telemetry.run import RunRecord
+from lexbrief.machine.telemetry.speed import run_text
 
 
 def money(amount: float | None, currency: str = "USD") -> str:

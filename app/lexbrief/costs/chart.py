@@ -1,6 +1,6 @@
 """Cost at a glance: the bars of "this computer vs the same tokens on 3–5 cloud models", for one
 summary or a period of the ledger, with the saving and every assumption in words. No Qt and no
-plotting library here: the window draws these bars (lexbrief.gui.cost_chart), `lexbrief costs
+plotting library here: the window draws these bars (lexbrief.ui.gui.cost_chart), `lexbrief costs
 --plot FILE.png` draws them with matplotlib (`plot_png`).
 """
 

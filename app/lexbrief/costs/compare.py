@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lexbrief.costs.pricing import CloudPrice, Hardware, Pricing
-from lexbrief.telemetry.run import RunRecord
+from lexbrief.machine.telemetry.run import RunRecord
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The cost ledger in SQLite (table `run_records`, migration m003): one row per summary run,
 and totals per day, week or month.
 
-A row is written by `Store.save_summary(..., run_record=ledger_row(...))` in the summary's own
+The rows are read back by `Store.ledger_entries()`. A row is written by
+`Store.save_summary(..., run_record=ledger_row(...))` in the summary's own
 transaction, so a failed or cancelled run leaves none. Totals add up the stored local costs (what
 the electricity cost at the price of the day) and price the stored token counts with the chosen
 cloud model from the current pricing file.
@@ -14,11 +15,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from lexbrief.costs.compare import CostComparison, cloud_cost
 from lexbrief.costs.pricing import CloudPrice, Pricing
-from lexbrief.telemetry.run import RunRecord
+from lexbrief.machine.telemetry.run import RunRecord
 
 PERIODS = ("day", "week", "month", "all")
 
@@ -54,26 +53,6 @@ class LedgerEntry:
     energy_estimated: bool
     currency: str | None
     local_cost: float | None
-
-
-def entries(db: sqlite_utils.Database) -> list[LedgerEntry]:
-    if not db["run_records"].exists():
-        return []
-    rows = db.query("SELECT id, summary_id, created, document_name, wall_seconds, "
-                    "prompt_tokens, completion_tokens, energy_wh, energy_estimated, currency, "
-                    "local_cost FROM run_records ORDER BY created, id")
-    result = []
-    for row in rows:
-        created = dt.datetime.fromisoformat(row["created"])
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=dt.UTC)
-        result.append(LedgerEntry(
-            id=row["id"], summary_id=row["summary_id"], created=created,
-            document_name=row["document_name"], wall_seconds=row["wall_seconds"],
-            prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
-            energy_wh=row["energy_wh"], energy_estimated=bool(row["energy_estimated"]),
-            currency=row["currency"], local_cost=row["local_cost"]))
-    return result
 
 
 def period_key(moment: dt.datetime, period: str) -> str:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lexbrief.errors import UserFacingError
+from lexbrief.machine.telemetry.run import PowerModel
 from lexbrief.paths import data_dir, resource_dir
-from lexbrief.telemetry.run import PowerModel
 
 FILE_NAME = "pricing.toml"
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import sqlite_utils
 
-from lexbrief.core.pipeline import Checkpoints
+from lexbrief.costs.ledger import LedgerEntry
 from lexbrief.errors import NotFound, StorageError
 from lexbrief.paths import create_private, database_path
+from lexbrief.store.ledger import ledger_entries
 from lexbrief.store.migrations import migrate
 
 
@@ -211,7 +212,7 @@ class Store:
             "ORDER BY s.id DESC LIMIT 1", [sha256, model_sha256, template]).fetchone()
         return int(row[0]) if row else None
 
-    # -- step checkpoints (see lexbrief.core.pipeline.Checkpoints) ----------------------------
+    # -- step checkpoints (see lexbrief.summarize.pipeline.Checkpoints) ----------------------------
     def checkpoints(self, document_sha256: str, model_sha256: str) -> StoreCheckpoints:
         return StoreCheckpoints(self, document_sha256, model_sha256)
 
@@ -250,6 +251,10 @@ class Store:
         return {"documents": self.db["documents"].count, "summaries": self.db["summaries"].count}
 
     # -- model file hashes --------------------------------------------------------------------
+    def ledger_entries(self) -> list[LedgerEntry]:
+        """Every run in the cost ledger, oldest first."""
+        return ledger_entries(self.db)
+
     def model_sha256(self, path: Path) -> str:
         stat = path.stat()
         key = str(path.resolve())
@@ -270,8 +275,9 @@ class Store:
         return digest
 
 
-class StoreCheckpoints(Checkpoints):
-    """A document's finished map/condense steps in the `checkpoints` table, one short
+class StoreCheckpoints:
+    """A document's finished map/condense steps in the `checkpoints` table (the pipeline's
+    `Checkpoints` interface, by shape: the store does not import the pipeline), one short
     transaction each. Counts what it reused and saved, and the time spent doing it."""
 
     def __init__(self, store: Store, document_sha256: str, model_sha256: str) -> None:

@@ -1,0 +1,267 @@
+"""Offline OCR of page images: RapidOCR's PP-OCRv6 models on ONNX Runtime, on the CPU.
+
+The models come inside the `rapidocr` wheel and are passed to it by path, so nothing is ever
+downloaded. Pages are recognized one at a time, with progress, an estimate of the time left and
+a cancel check between pages. Each page's result is cached in the data folder under the
+document's sha256 (`ocr/<sha256>.json`) as soon as it is done, so a re-run, or a run resumed
+after a cancel, does not recognize that page again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from lexbrief.cancel import NEVER, CancelToken
+from lexbrief.paths import data_dir
+from lexbrief.read.layout import Box, page_text
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "always", "never")
+# Pages are rendered at 300 dpi; RapidOCR then scales the longest side down to MAX_SIDE pixels
+# (about 180 dpi on a Letter page). Measured on the corpus (docs/BENCHMARKS.md): this is both
+# faster and more accurate than feeding the full 300-dpi image to the models.
+RENDER_DPI = 300
+MAX_SIDE = 2000
+MAX_PIXELS = 40_000_000  # larger images are scaled down before OCR (memory)
+RETRY_BELOW = 0.9  # a line recognized with less confidence is read again on its own
+# Lines still below this after the retry are noise (specks, a stamp's border): left out of the
+# text, but their low scores still count in the page's confidence.
+KEEP_ABOVE = 0.5
+_LAYOUT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class OcrProgress:
+    done: int  # pages finished (recognized or taken from the cache)
+    total: int  # pages that need OCR in this document
+    page: int  # the page just finished (1-based, as cited)
+    cached: bool  # its text came from the cache
+    eta_seconds: float | None  # from the seconds per recognized page so far
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    mode: str = "auto"  # auto: pages without a usable text layer; always: every page; never
+    progress: Callable[[OcrProgress], None] | None = None
+    cancel: CancelToken = NEVER
+    cache: bool = True
+    threads: int = 0  # 0: ocr_threads()
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            from lexbrief.errors import UserFacingError
+
+            raise UserFacingError(f"unknown OCR mode '{self.mode}'; choose one of "
+                                  f"{', '.join(MODES)}")
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    text: str
+    confidence: float  # mean over the recognized characters; 0.0 when nothing was found
+    lines: int
+
+
+def ocr_threads() -> int:
+    """Threads for ONNX Runtime: the physical cores. OCR runs while a document is loaded, before
+    llama.cpp starts on it, and the summary worker takes one document at a time, so the two
+    never compete for the cores (docs/BENCHMARKS.md measures what running both at once costs)."""
+    import psutil
+
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+def engine_version() -> str:
+    import importlib.metadata as md
+
+    try:
+        return f"rapidocr {md.version('rapidocr')}"
+    except md.PackageNotFoundError:  # a frozen bundle without the distribution's metadata
+        import rapidocr
+
+        return f"rapidocr {getattr(rapidocr, '__version__', 'unknown')}"
+
+
+class _Engine:
+    """One RapidOCR instance per thread count, shared (ONNX Runtime sessions are thread-safe,
+    but one page at a time keeps peak memory predictable)."""
+
+    _instances: ClassVar[dict[int, _Engine]] = {}
+    _create = threading.Lock()
+
+    def __init__(self, threads: int) -> None:
+        import rapidocr
+        from rapidocr import RapidOCR
+
+        models = Path(rapidocr.__file__).resolve().parent / "models"
+        files = {"Det": "PP-OCRv6_det_small.onnx", "Rec": "PP-OCRv6_rec_small.onnx",
+                 "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx"}
+        missing = [name for name in files.values() if not (models / name).is_file()]
+        if missing:  # never let RapidOCR fall back to downloading them
+            raise RuntimeError(f"the OCR models are missing from {models}: {', '.join(missing)}")
+        params: dict[str, Any] = {
+            "Global.log_level": "error", "Global.max_side_len": MAX_SIDE,
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+        params.update({f"{part}.model_path": str(models / name) for part, name in files.items()})
+        self.threads = threads
+        self.lock = threading.Lock()
+        self._ocr = RapidOCR(params=params)
+        try:
+            import cv2
+
+            cv2.setNumThreads(threads)
+        except ImportError:  # pragma: no cover - rapidocr depends on OpenCV
+            pass
+
+    @classmethod
+    def get(cls, threads: int) -> _Engine:
+        with cls._create:
+            if threads not in cls._instances:
+                cls._instances[threads] = cls(threads)
+            return cls._instances[threads]
+
+    def recognize(self, image: Image) -> OcrPage:
+        image = _bounded(image.convert("RGB"))
+        with self.lock:
+            # RapidOCR keeps these per call settings: always say them (a retry turns det off).
+            result: Any = self._ocr(image, use_det=True, use_cls=True, use_rec=True,
+                                    text_score=0.0)
+            boxes = []
+            quads = result.boxes if result.boxes is not None else []
+            for quad, text, score in zip(quads, result.txts or (), result.scores or (),
+                                         strict=False):
+                xs = [float(p[0]) for p in quad]
+                ys = [float(p[1]) for p in quad]
+                box = Box(min(xs), min(ys), max(xs), max(ys), str(text), float(score))
+                if box.score < RETRY_BELOW:
+                    box = self._retry(image, box)
+                boxes.append(box)
+        # RapidOCR maps its boxes back to the pixels of the image it was given.
+        return page_from_boxes(boxes, *image.size)
+
+    def _retry(self, image: Image, box: Box) -> Box:
+        """Recognize a doubtful line again on its own, cropped from the full-resolution page
+        with a margin: the page pass sometimes garbles a long clean line ("cuo s o nd, ( o",
+        0.70) that read alone comes out right (0.98). The better reading is kept."""
+        margin = 0.15 * box.height
+        crop = image.crop((int(max(0, box.x0 - margin)), int(max(0, box.y0 - margin)),
+                           int(min(image.size[0], box.x1 + margin)),
+                           int(min(image.size[1], box.y1 + margin))))
+        if crop.size[0] < 4 or crop.size[1] < 4:
+            return box
+        again: Any = self._ocr(crop, use_det=False, use_cls=False, use_rec=True,
+                               text_score=0.0)
+        texts, scores = again.txts or (), again.scores or ()
+        if texts and scores and float(scores[0]) > box.score and str(texts[0]).strip():
+            return Box(box.x0, box.y0, box.x1, box.y1, str(texts[0]), float(scores[0]))
+        return box
+
+
+def _bounded(image: Image) -> Image:
+    pixels = image.size[0] * image.size[1]
+    if pixels <= MAX_PIXELS:
+        return image
+    scale = (MAX_PIXELS / pixels) ** 0.5
+    return image.resize((max(1, int(image.size[0] * scale)), max(1, int(image.size[1] * scale))))
+
+
+def page_from_boxes(boxes: list[Box], width: float, height: float) -> OcrPage:
+    found = [b for b in boxes if b.text.strip()]
+    kept = [b for b in found if b.score >= KEEP_ABOVE]
+    chars = sum(len(b.text.strip()) for b in found)
+    confidence = (sum(b.score * len(b.text.strip()) for b in found) / chars) if kept else 0.0
+    return OcrPage(page_text(kept, width, height), round(confidence, 4), len(kept))
+
+
+def recognize(image: Image, threads: int = 0) -> OcrPage:
+    """OCR one page image."""
+    return _Engine.get(threads or ocr_threads()).recognize(image)
+
+
+class OcrCache:
+    """Recognized pages of one document, by page number, in `<data folder>/ocr/<sha256>.json`.
+    A cache written by another engine version or layout is ignored."""
+
+    def __init__(self, sha256: str, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.path = (data_dir() / "ocr" if enabled else Path()) / f"{sha256}.json"
+        self.key = f"{engine_version()} · {RENDER_DPI} dpi · {MAX_SIDE} px · layout " \
+                   f"{_LAYOUT_VERSION}"
+        self.pages: dict[int, OcrPage] = {}
+        if enabled:
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring the unreadable OCR cache %s (%s)", self.path, exc)
+            return
+        if not isinstance(raw, dict) or raw.get("engine") != self.key:
+            return
+        for number, page in (raw.get("pages") or {}).items():
+            try:
+                self.pages[int(number)] = OcrPage(str(page["text"]), float(page["confidence"]),
+                                                  int(page["lines"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+
+    def put(self, number: int, page: OcrPage) -> None:
+        self.pages[number] = page
+        if not self.enabled:
+            return
+        data = {"engine": self.key, "pages": {
+            str(n): {"text": p.text, "confidence": p.confidence, "lines": p.lines}
+            for n, p in sorted(self.pages.items())}}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.partial")
+            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a full disk costs the cache, not the document
+            log.warning("could not write the OCR cache %s (%s)", self.path, exc)
+
+
+def recognize_pages(sha256: str, pages: Iterable[tuple[int, Callable[[], Image]]],
+                    total: int, options: OcrOptions) -> Iterator[tuple[int, OcrPage]]:
+    """OCR the given pages (number, a function that renders its image) one by one, taking what
+    the cache already has; progress after each page, the cancel flag checked before each."""
+    if total <= 0:
+        return  # a document with a text layer on every page: nothing to recognize or cache
+    cache = OcrCache(sha256, options.cache)
+    threads = options.threads or ocr_threads()
+    recognized = 0
+    seconds = 0.0
+    for done, (number, render) in enumerate(pages, 1):
+        options.cancel.check()
+        page = cache.pages.get(number)
+        cached = page is not None
+        if page is None:
+            started = time.perf_counter()
+            page = recognize(render(), threads)
+            seconds += time.perf_counter() - started
+            recognized += 1
+            cache.put(number, page)
+            log.debug("OCR p. %d: %d lines, confidence %.3f, %.1f s", number, page.lines,
+                      page.confidence, time.perf_counter() - started)
+        if options.progress is not None:
+            eta = seconds / recognized * (total - done) if recognized else None
+            options.progress(OcrProgress(done, total, number, cached,
+                                         0.0 if done == total else eta))
+        yield number, page

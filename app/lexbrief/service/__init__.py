@@ -1,0 +1,237 @@
+"""One place that turns a file into a stored summary, for the CLI and the window alike.
+
+Loads the model once and reuses it for every document. Writes nothing until a summary is
+complete; a failure or a cancel leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lexbrief.cancel import NEVER, CancelToken
+from lexbrief.costs.compare import CostComparison
+from lexbrief.engine.contract import Engine
+from lexbrief.errors import UserFacingError
+from lexbrief.machine.telemetry.run import RunRecord
+from lexbrief.model_files.resolve import ResolvedModel, resolve_model
+from lexbrief.read import Limits, load_document
+from lexbrief.read.document import Document
+from lexbrief.read.ocr import OcrOptions, OcrProgress
+from lexbrief.service.accounting import Accountant
+from lexbrief.settings import load_settings
+from lexbrief.store import Store
+from lexbrief.summarize.pipeline import Observer, Pipeline, PipelineSettings, Progress, Summary
+from lexbrief.summarize.templates import Template, detect_kind, load_templates
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[ResolvedModel], Engine]
+
+
+def llama_engine(model: ResolvedModel) -> Engine:
+    from lexbrief.engine.llama_cpp.engine import LlamaCppEngine
+    from lexbrief.errors import ModelError
+    from lexbrief.model_files.fit import decide_offload
+
+    settings = load_settings()
+    context = settings.context_length or None
+    threads = settings.threads or None
+    if settings.gpu_layers >= -1:  # set by the user: used as it is
+        return LlamaCppEngine(model.path, context_length=context, threads=threads,
+                              gpu_layers=settings.gpu_layers)
+    # Automatic (-2): the hardware plan (lexbrief.model_files.fit) decides what goes to the GPU.
+    try:
+        decision = decide_offload(model.path, context=context)
+        gpu_layers, reason = decision.gpu_layers, decision.reason
+    except (ModelError, OSError, ValueError) as exc:
+        gpu_layers, reason = 0, f"runs on the CPU because the offload plan failed ({exc})"
+    log.info("offload plan for %s: %d GPU layers; %s", model.path.name, gpu_layers, reason)
+    if gpu_layers:
+        try:
+            engine = LlamaCppEngine(model.path, context_length=context, threads=threads,
+                                    gpu_layers=gpu_layers)
+            engine.info.extra["offload"] = reason
+            return engine
+        except ModelError as exc:
+            reason = (f"runs on the CPU because loading with {gpu_layers} GPU layers failed "
+                      f"({exc.message})")
+            log.warning("%s: %s", model.path.name, reason)
+    engine = LlamaCppEngine(model.path, context_length=context, threads=threads, gpu_layers=0)
+    engine.info.extra["offload"] = reason
+    return engine
+
+
+def grounding_record(summary: Summary) -> dict[str, Any]:
+    """What the store keeps beside the text to show how the summary was checked."""
+    return {"kind_note": summary.kind_note, "template": summary.template.name,
+            "abstract": summary.abstract.as_dict(),
+            "abstract_fields": [[f.name, f.label] for f in summary.abstract.fields],
+            "rejected": [r.as_dict() for r in summary.rejected],
+            "overview_check": {**summary.overview_counts,
+                               "sentences": [c.as_dict() for c in summary.overview_checks]},
+            "draft": summary.draft}
+
+
+@dataclass
+class Outcome:
+    summary_id: int
+    summary: Summary
+    model: ResolvedModel
+    model_sha256: str
+    # What the hardware did and what it cost (lexbrief.machine.telemetry / lexbrief.costs).
+    run: RunRecord | None = None
+    cost: CostComparison | None = None
+    cost_error: str | None = None  # why `cost` is missing (e.g. a malformed pricing.toml)
+
+    def as_json(self) -> dict[str, Any]:
+        s = self.summary
+        return {
+            "id": self.summary_id,
+            "document": {"name": s.document.name, "pages": s.document.page_count,
+                         "sha256": s.document.sha256, "kind": s.document.kind,
+                         "title": s.document.title, "pagination": s.document.pagination},
+            "template": s.template.name,
+            "kind_note": s.kind_note,
+            "summary": s.text,
+            "overview": s.overview,
+            "overview_check": {**s.overview_counts,
+                               "sentences": [c.as_dict() for c in s.overview_checks]},
+            "key_points": [p.as_dict() for p in s.points],
+            "abstract": s.abstract.as_dict(),
+            "rejected_notes": [r.as_dict() for r in s.rejected],
+            "citations": s.cited_pages,
+            "coverage": s.coverage.as_dict(),
+            "usage": {
+                "prompt_tokens": s.usage.prompt_tokens,
+                "completion_tokens": s.usage.completion_tokens,
+                "cached_prompt_tokens": s.usage.cached_prompt_tokens,
+                "seconds": round(s.wall_seconds, 3),
+                "prompt_seconds": round(s.usage.prompt_seconds, 3),
+                "generation_seconds": round(s.usage.generation_seconds, 3),
+                "prompt_tokens_per_second": round(s.usage.prompt_tokens_per_second, 1),
+                "generation_tokens_per_second": round(s.usage.generation_tokens_per_second, 1),
+            },
+            "model": {"name": self.model.path.name, "sha256": self.model_sha256,
+                      "source": self.model.source},
+            "hardware": self.run.as_dict() if self.run else None,
+            "cost": (self.cost.as_dict() if self.cost
+                     else {"error": self.cost_error} if self.cost_error else None),
+        }
+
+
+def ocr_options(mode: str, observer: Observer | None, cancel: CancelToken) -> OcrOptions:
+    """OCR while loading, its page-by-page progress told to the observer (stage "ocr")."""
+
+    def progress(p: OcrProgress) -> None:
+        if observer is not None:
+            source = "from the cache" if p.cached else "recognized"
+            observer.progress(Progress(
+                stage="ocr", step=p.done, total=p.total, eta_seconds=p.eta_seconds,
+                message=f"OCR of scanned page {p.page} {source} ({p.done} of {p.total})"))
+
+    return OcrOptions(mode=mode, progress=progress, cancel=cancel)
+
+
+class Summarizer:
+    def __init__(self, store: Store, *, model: str | None = None,
+                 engine_factory: EngineFactory = llama_engine,
+                 pipeline_settings: PipelineSettings | None = None,
+                 sampler: Any = None) -> None:
+        self.store = store
+        self.sampler = sampler  # a running telemetry Sampler to share (the window's), or None
+        self.model = resolve_model(model)
+        self._engine_factory = engine_factory
+        self._engine: Engine | None = None
+        self._model_sha256: str | None = None
+        self.last_checkpoints: Any = None  # the last run's StoreCheckpoints (counts, overhead)
+        self.templates = load_templates()
+        user = load_settings()
+        self.pipeline_settings = pipeline_settings or PipelineSettings(
+            max_chunk_tokens=user.max_chunk_tokens, parallel_map=max(1, user.parallel_map))
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._engine_factory(self.model)
+        return self._engine
+
+    def template(self, name: str, document: Document) -> tuple[Template, str]:
+        """The template to use, and the sentence saying which kind of document was assumed."""
+        if name == "auto":
+            return detect_kind(document.text, self.templates, document.page_count)
+        if name not in self.templates:
+            raise UserFacingError(
+                f"unknown template '{name}'; choose one of: auto, {', '.join(self.templates)}"
+            )
+        chosen = self.templates[name]
+        return chosen, f"Read as: {chosen.label.lower()} (chosen by you)."
+
+    def summarize(self, path: Path, *, template: str = "auto", password: str | None = None,
+                  observer: Observer | None = None, cancel: CancelToken = NEVER,
+                  limits: Limits = Limits(), job: tuple[int, str] | None = None,
+                  ocr: str | None = None) -> Outcome:
+        document = load_document(path, password=password, limits=limits,
+                                 ocr=ocr_options(ocr or load_settings().ocr, observer, cancel))
+        return self.summarize_document(document, template=template, observer=observer,
+                                       cancel=cancel, job=job)
+
+    @property
+    def model_sha256(self) -> str:
+        if self._model_sha256 is None:
+            self._model_sha256 = self.store.model_sha256(self.model.path)
+        return self._model_sha256
+
+    def summarize_document(self, document: Document, *, template: str = "auto",
+                           observer: Observer | None = None,
+                           cancel: CancelToken = NEVER,
+                           job: tuple[int, str] | None = None) -> Outcome:
+        """`job` (id, lease owner): the queue job this run is, marked done with the summary.
+        Finished map steps are checkpointed; a resumed run reuses them."""
+        chosen, kind_note = self.template(template, document)
+        engine = self.engine
+        accountant = Accountant(sampler=self.sampler)
+        checkpoints = self.store.checkpoints(document.sha256, self.model_sha256)
+        with (monitor := accountant.monitor()):
+            summary = Pipeline(monitor.wrap(engine), self.pipeline_settings).run(
+                document, chosen, observer=observer, cancel=cancel, kind_note=kind_note,
+                checkpoints=checkpoints)
+        cancel.check()
+        account = accountant.settle(monitor, summary.usage)
+        self.last_checkpoints = checkpoints
+        if checkpoints.reused:
+            log.info("%s: resumed with %d step(s) from checkpoints (%.1f s of model time "
+                     "saved)", document.name, checkpoints.reused, checkpoints.seconds_reused)
+        summary_id = self.store.save_summary(
+            document={"sha256": document.sha256, "name": document.name,
+                      "path": str(document.path.resolve()), "kind": document.kind,
+                      "title": document.title, "pages": document.page_count,
+                      "pagination": document.pagination, "size": document.size},
+            summary={
+                "model_name": self.model.path.name, "model_sha256": self._model_sha256,
+                "template": chosen.name,
+                "parameters": {**self.pipeline_settings.as_dict(),
+                               "context_length": engine.info.context_length,
+                               "threads": engine.info.threads,
+                               "gpu_layers": engine.info.gpu_layers},
+                "text": summary.text,
+                "citations": [p.as_dict() for p in summary.points],
+                "coverage": summary.coverage.as_dict(),
+                "grounding": grounding_record(summary),
+                "prompt_tokens": summary.usage.prompt_tokens,
+                "completion_tokens": summary.usage.completion_tokens,
+                "load_seconds": engine.info.load_seconds,
+                "prompt_seconds": summary.usage.prompt_seconds,
+                "generation_seconds": summary.usage.generation_seconds,
+                "wall_seconds": summary.wall_seconds,
+            },
+            run_record=account.ledger_row(document.name, self.model.path.name),
+            job=job,
+        )
+        log.info("stored summary #%d of %s (%d chunks, %.1f s)", summary_id, document.name,
+                 summary.chunks, summary.wall_seconds)
+        return Outcome(summary_id, summary, self.model, self.model_sha256, run=account.record,
+                       cost=account.cost, cost_error=account.cost_error)

@@ -1,0 +1,287 @@
+"""Long work off the GUI thread (Anki's pattern: one worker owns the model and the database).
+
+The summary worker runs in its own QThread and takes jobs from a queue, one at a time. It talks
+back only through signals; cancel is a thread-safe flag the window sets directly, checked by the
+pipeline between steps and between tokens.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from lexbrief.cancel import CancelToken
+from lexbrief.errors import Cancelled, UserFacingError
+from lexbrief.summarize.pipeline import Observer, Progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    id: int
+    path: Path
+    template: str = "auto"
+    password: str | None = None
+    model: str | None = None  # None: the active or starter model
+    rerun: bool = False  # run even if the history has this document (same model, template)
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+class _SignalObserver(Observer):
+    def __init__(self, worker: SummaryWorker, job: Job) -> None:
+        self.worker = worker
+        self.job = job
+
+    def progress(self, progress: Progress) -> None:
+        from lexbrief.machine.telemetry.speed import current_meter
+
+        meter = current_meter()
+        if meter is not None:  # before the progress, so that it can show the live speed
+            self.worker.speed.emit(self.job.id, meter)
+        self.worker.progress.emit(self.job.id, progress)
+
+    def token(self, stage: str, text: str) -> None:
+        self.worker.token.emit(self.job.id, stage, text)
+
+
+class SummaryWorker(QObject):
+    started = Signal(int)  # job id
+    progress = Signal(int, object)  # job id, Progress
+    speed = Signal(int, object)  # job id, the run's SpeedMeter (lexbrief.machine.telemetry.speed)
+    token = Signal(int, str, str)  # job id, stage, text
+    finished = Signal(int, object)  # job id, Outcome
+    failed = Signal(int, str)  # job id, plain-words reason
+    cancelled = Signal(int)
+    from_history = Signal(int, int)  # job id, the stored summary's id (not run again)
+    model_loaded = Signal(object)  # ModelInfo
+
+    def __init__(self, engine_factory: Any = None) -> None:
+        super().__init__()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._jobs: dict[int, Job] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._engine_factory = engine_factory
+        self._summarizers: dict[str | None, Any] = {}
+        self._reload = threading.Event()
+        self.sampler: Any = None  # the window's telemetry sampler, shared with each run
+        self.busy_with: int | None = None
+        self._gui_queue: Any = None  # the jobs table, for the GUI thread
+        self._stopping = False
+        self._worker_queue: Any = None  # the jobs table, for the worker thread
+
+    # -- called from the GUI thread -----------------------------------------------------------
+    def submit(self, path: Path, *, template: str = "auto", password: str | None = None,
+               model: str | None = None, job_id: int | None = None,
+               rerun: bool = False) -> Job:
+        """Queue a document: a row in the jobs table (lexbrief.store.jobs) that the window and
+        the CLI share, run by this worker. `job_id`: a row already there (after a restart)."""
+        if job_id is None:
+            try:
+                job_id = self._table().enqueue(path, template=template, model=model,
+                                               password_required=password is not None,
+                                               rerun=rerun).id
+            except UserFacingError as exc:  # the table cannot be written: run it anyway
+                log.warning("job not recorded in the queue table: %s", exc.message)
+                job_id = -next(self._ids)
+        job = Job(job_id, Path(path), template, password, model, rerun=rerun)
+        with self._lock:
+            self._jobs[job.id] = job
+        self._queue.put(job)
+        return job
+
+    def _table(self) -> Any:
+        from lexbrief.store import Store
+        from lexbrief.store.jobs import JobQueue
+
+        if self._gui_queue is None:
+            self._gui_queue = JobQueue(Store())
+        return self._gui_queue
+
+    def cancel(self, job_id: int) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job:
+            job.cancel.cancel()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.cancel.cancel()
+
+    def stop(self) -> None:
+        """The window closes: unfinished jobs stay queued in the table for the next start."""
+        self._stopping = True
+        self.cancel_all()
+        self._queue.put(None)
+
+    def reload_model(self) -> None:
+        """The active model changed: load it for the next document."""
+        self._reload.set()
+
+    # -- the worker thread --------------------------------------------------------------------
+    def run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            try:
+                self._run_job(job)
+            finally:
+                with self._lock:
+                    self._jobs.pop(job.id, None)
+                self.busy_with = None
+        self._close()
+
+    def _summarizer(self, model: str | None) -> Any:
+        from lexbrief.service import Summarizer, llama_engine
+        from lexbrief.store import Store
+
+        if self._reload.is_set():
+            self._reload.clear()
+            self._close()
+        if model not in self._summarizers:
+            # One engine at a time: a laptop cannot hold several models.
+            self._close()
+            summarizer = Summarizer(Store(), model=model,
+                                    engine_factory=self._engine_factory or llama_engine,
+                                    sampler=self.sampler)
+            self._summarizers[model] = summarizer
+            self.model_loaded.emit(summarizer.engine.info)
+        return self._summarizers[model]
+
+    def _run_job(self, job: Job) -> None:
+        if job.cancel.cancelled:
+            if job.id > 0 and not self._stopping:
+                self._cancel_row(job.id)
+            self.cancelled.emit(job.id)
+            return
+        self.busy_with = job.id
+        self.started.emit(job.id)
+        table = None
+        try:
+            summarizer = self._summarizer(job.model)
+            if job.id > 0:
+                from lexbrief.store.jobs import JobQueue
+
+                if self._worker_queue is None or self._worker_queue.store is not summarizer.store:
+                    self._worker_queue = JobQueue(summarizer.store)
+                table = self._worker_queue
+                if table.claim([job.id]) is None:
+                    self.failed.emit(job.id, "another LexBrief window or batch is summarizing "
+                                             "it, or it is finished; see the queue")
+                    return
+            outcome = self._summarize(summarizer, job, table)
+        except Cancelled:
+            if self._stopping:
+                self._release(table, job, "queued", "interrupted when the window closed")
+            else:
+                self._release(table, job, "cancelled", "cancelled by the user")
+            self.cancelled.emit(job.id)
+        except UserFacingError as exc:
+            from lexbrief.errors import ExitCode
+
+            # a full disk or a model that cannot load: the job waits for the next start
+            retry = exc.exit_code in (ExitCode.STORAGE, ExitCode.MODEL)
+            self._release(table, job, "queued" if retry else "failed", exc.message)
+            self.failed.emit(job.id, exc.message)
+        except Exception as exc:  # noqa: BLE001 (a bug: keep the window alive, log it)
+            log.error("internal error summarizing %s\n%s", job.path, traceback.format_exc())
+            self._release(table, job, "failed", "internal error (a bug); see the log")
+            self.failed.emit(job.id, f"internal error ({type(exc).__name__}); see the log file")
+        else:
+            if isinstance(outcome, int):
+                self.from_history.emit(job.id, outcome)
+            else:
+                self.finished.emit(job.id, outcome)
+
+    def _summarize(self, summarizer: Any, job: Job, table: Any) -> Any:
+        from lexbrief.store.jobs import Heartbeat, LeaseLost
+
+        observer = _SignalObserver(self, job)
+        if table is None:
+            return summarizer.summarize(job.path, template=job.template, password=job.password,
+                                        observer=observer, cancel=job.cancel)
+        from lexbrief.read import load_document
+        from lexbrief.service import ocr_options
+        from lexbrief.settings import load_settings
+
+        lease = (job.id, table.owner)
+        try:
+            with Heartbeat(table, job.id):
+                # scanned pages are recognized page by page, with progress and cancel
+                document = load_document(job.path, password=job.password, ocr=ocr_options(
+                    load_settings().ocr, observer, job.cancel))
+                chosen, _kind_note = summarizer.template(job.template, document)
+                row = table.get(job.id)
+                earlier = None if job.rerun or row.rerun else summarizer.store.find_summary(
+                    document.sha256, summarizer.model_sha256, chosen.name)
+                if earlier is not None:  # offered from the history instead of run again
+                    summarizer.store.finish_from_history(lease, earlier, document.sha256)
+                    return earlier
+                return summarizer.summarize_document(document, template=job.template,
+                                                     observer=observer, cancel=job.cancel,
+                                                     job=lease)
+        except LeaseLost as exc:
+            raise UserFacingError("another LexBrief process took this document over") from exc
+
+    def _cancel_row(self, job_id: int) -> None:
+        from lexbrief.store import Store
+        from lexbrief.store.jobs import JobQueue
+
+        try:
+            store = Store()
+            try:
+                JobQueue(store).cancel(job_id)
+            finally:
+                store.close()
+        except UserFacingError as exc:
+            log.warning("job #%d: cancel not recorded: %s", job_id, exc.message)
+
+    def _release(self, table: Any, job: Job, state: str, reason: str) -> None:
+        if table is None:
+            return
+        try:
+            table.release(job.id, state, reason)
+        except UserFacingError as exc:
+            log.warning("job #%d: state not recorded: %s", job.id, exc.message)
+
+    def _close(self) -> None:
+        for summarizer in self._summarizers.values():
+            engine = summarizer._engine
+            if engine is not None and hasattr(engine, "close"):
+                engine.close()
+            summarizer.store.close()
+        self._summarizers.clear()
+        self._worker_queue = None
+
+
+class WorkerThread(QThread):
+    """Runs the worker's job loop (no event loop needed: signals cross threads queued)."""
+
+    def __init__(self, worker: SummaryWorker) -> None:
+        super().__init__()
+        self.worker = worker
+        self.setObjectName("lexbrief-summary-worker")
+
+    def run(self) -> None:
+        self.worker.run()
+
+    def stop(self, timeout_ms: int = 60000) -> bool:
+        self.worker.stop()
+        finished = self.wait(timeout_ms)
+        if not finished:
+            # Destroying a running QThread aborts the process: keep it until it ends.
+            log.warning("the summary worker is still stopping; leaving it to finish")
+            _still_stopping.append(self)
+        return finished
+
+
+_still_stopping: list[WorkerThread] = []
