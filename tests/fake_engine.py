@@ -52,6 +52,9 @@ class FakeEngine:
     def count_chat_tokens(self, messages: list[Message]) -> int:
         return sum(self.count_tokens(m.content) + 4 for m in messages)
 
+    def close(self) -> None:
+        self.closed = True
+
     def _reply(self, prompt: str, prefill: str) -> str:
         if self.loop:
             return "The same sentence again and again here. " * 50

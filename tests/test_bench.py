@@ -12,15 +12,16 @@ from lexbrief.errors import UserFacingError
 from lexbrief.read.document import Document, Page
 from lexbrief.summarize.pipeline import Pipeline
 from lexbrief.summarize.templates import load_templates
-from lexbrief.tools.bench.memory import ModelLayout, RssSampler, measure_bandwidth, rss_bytes
+from lexbrief.tools.bench.memory import RssSampler, layout, measure_bandwidth, rss_bytes
 from lexbrief.tools.bench.report import PLOT_HINT, check_plotting
 from lexbrief.tools.bench.runner import RecordingEngine, decode_steps
 
 
-def test_kv_cache_of_smollm2_shape() -> None:
-    smol = ModelLayout(file_bytes=98_362_432, weights_bytes=96_576_768,
-                       read_per_token_bytes=96_576_768, n_layer=30, n_head=9, n_head_kv=3,
-                       head_dim=64, tied_output=True)
+def test_kv_cache_of_smollm2_shape(starter_model: Path) -> None:
+    smol = layout(starter_model)  # the real GGUF header, through model_files.gguf_info
+    assert (smol.n_layer, smol.n_head, smol.n_head_kv, smol.head_dim) == (30, 9, 3, 64)
+    assert smol.tied_output  # SmolLM2 has no output.weight: every token reads the embedding
+    assert smol.read_per_token_bytes == smol.weights_bytes
     # 30 layers x 3 KV heads x 64 dims x (K and V) x 8192 positions x 2 bytes (f16)
     assert smol.kv_cache_bytes(8192) == 30 * 3 * 64 * 2 * 8192 * 2 == 188_743_680
     assert smol.kv_bytes_per_position() == 23_040

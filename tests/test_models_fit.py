@@ -225,6 +225,6 @@ def test_the_engine_says_why_it_runs_on_the_cpu(starter_model: Path) -> None:
     engine = llama_engine(ResolvedModel(starter_model, "starter"))
     try:
         assert engine.info.gpu_layers == 0  # this machine: a CPU-only llama.cpp build
-        assert engine.info.extra["offload"].startswith("runs on the CPU because")
+        assert engine.info.offload_note.startswith("runs on the CPU because")
     finally:
         engine.close()  # type: ignore[attr-defined]

@@ -11,12 +11,16 @@ from typing import Any
 from lexbrief.errors import UserFacingError
 from lexbrief.paths import data_dir
 
+# `gpu_layers` values beyond a count of layers
+GPU_LAYERS_AUTO = -2  # the hardware plan (lexbrief.model_files.fit) decides
+GPU_LAYERS_ALL = -1  # every layer on the GPU
+
 
 @dataclass
 class Settings:
     active_model: str = ""  # path of the GGUF to use; empty = the bundled starter
     threads: int = 0  # 0 = physical cores
-    gpu_layers: int = -2  # -2 = automatic (from the hardware plan), 0 = CPU only, -1 = all
+    gpu_layers: int = GPU_LAYERS_AUTO  # or GPU_LAYERS_ALL, 0 = CPU only, N layers
     context_length: int = 0  # 0 = the model's trained context, capped at 8192
     max_chunk_tokens: int = 2048
     # Excerpts summarized at once as parallel sequences (1 = one by one). See docs/BENCHMARKS.md:

@@ -1,16 +1,21 @@
 """The engine contract: what the summarization pipeline needs from a language model.
 
-Kept tiny on purpose (like simonw/llm's models): count tokens, and stream a chat completion as
-text pieces followed by one `Usage`. llama.cpp in-process implements it today; an
-OpenAI-compatible server (llama-server, vLLM) can implement it without touching the pipeline.
+Kept small on purpose (like simonw/llm's models): count tokens, stream a chat completion as text
+pieces followed by one `Usage`, close. What an engine can do beyond that is declared in its
+`abilities` (batched chat, grammar, raw timings) and used through the matching protocol below,
+never discovered with getattr. llama.cpp in-process (`engine.llama_cpp`) implements it; an
+OpenAI-compatible server (llama-server, vLLM) implements it without touching the pipeline.
+`EngineWrapper` is the one place that forwards the contract, for those who watch an engine
+(the run monitor, the bench's recorder).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from lexbrief.cancel import CancelToken
 
@@ -43,14 +48,17 @@ class GenerationParams:
 
 @dataclass(frozen=True)
 class Abilities:
-    """What an engine can do beyond the four required methods, declared rather than guessed.
+    """What an engine can do beyond the required methods, declared rather than guessed.
 
-    batched_chat: it has `chat_many` (several requests decoded together).
+    batched_chat: it is a `BatchedEngine` (`chat_many`: several requests decoded together).
     grammar:      it enforces `GenerationParams.grammar` while sampling (constrained decoding).
+    raw_timing:   it is a `RawTimingEngine` (token ids, raw decode timings, a cache to clear:
+                  what `lexbrief bench` compares the app with).
     """
 
     batched_chat: bool = False
     grammar: bool = False
+    raw_timing: bool = False
 
 
 @dataclass
@@ -116,7 +124,8 @@ class ModelInfo:
     threads: int = 0
     gpu_layers: int = 0
     load_seconds: float = 0.0
-    extra: dict[str, str] = field(default_factory=dict)
+    offload_note: str = ""  # why this many layers are on the GPU (or none), for the window
+    extra: dict[str, str] = field(default_factory=dict)  # the GGUF's name, size label, licence
 
 
 class Engine(Protocol):
@@ -145,6 +154,10 @@ class Engine(Protocol):
         """
         ...
 
+    def close(self) -> None:
+        """Free the model (memory, threads, connections). Calls after it are errors."""
+        ...
+
 
 class BatchedEngine(Engine, Protocol):
     """An engine with `Abilities.batched_chat`: several requests decoded together."""
@@ -155,3 +168,70 @@ class BatchedEngine(Engine, Protocol):
         """Yields (request index, text piece or that request's final Usage); `stops[i]` ends
         request i early."""
         ...
+
+
+class RawTimingEngine(Engine, Protocol):
+    """An engine with `Abilities.raw_timing`: the bench's view below the app's calls."""
+
+    def prompt_token_ids(self, messages: list[Message]) -> list[int]:
+        """The exact token sequence `chat` feeds the model for these messages."""
+        ...
+
+    def raw_decode_benchmark(self, tokens: list[int], n_generate: int, *,
+                             reuse_prefix: bool = False) -> RawTiming:
+        ...
+
+    def runtime_settings(self) -> dict[str, int]:
+        ...
+
+    def clear_cache(self) -> None:
+        """Forget every cached prompt prefix (a cold start for the next call)."""
+        ...
+
+
+CallKey = tuple[int, int]  # (the wrapper's call number, the request's index in that call)
+
+
+class EngineWrapper:
+    """Forwards the contract to `inner`, declaring the same abilities (or fewer), and shows each
+    streamed item to `observe`. Owns nothing: `close` leaves the inner engine to its owner."""
+
+    def __init__(self, inner: Engine, *, abilities: Abilities | None = None) -> None:
+        self.inner = inner
+        self.info: ModelInfo = inner.info
+        self.abilities = abilities or inner.abilities
+        self._calls = itertools.count()
+
+    def observe(self, key: CallKey, messages: list[Message], item: str | Usage) -> None:
+        """One streamed item of request `key` (text piece, or its final Usage)."""
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def split_by_tokens(self, text: str, max_tokens: int) -> list[str]:
+        return self.inner.split_by_tokens(text, max_tokens)
+
+    def count_chat_tokens(self, messages: list[Message]) -> int:
+        return self.inner.count_chat_tokens(messages)
+
+    def chat(self, messages: list[Message], params: GenerationParams,
+             cancel: CancelToken) -> Iterator[str | Usage]:
+        key = (next(self._calls), 0)
+        for item in self.inner.chat(messages, params, cancel):
+            self.observe(key, messages, item)
+            yield item
+
+    def chat_many(self, requests: list[tuple[list[Message], GenerationParams]],
+                  cancel: CancelToken, *, stops: list[CancelToken] | None = None,
+                  max_parallel: int = 4) -> Iterator[tuple[int, str | Usage]]:
+        if not self.abilities.batched_chat:
+            raise TypeError(f"{self.info.name}: this engine does not declare batched chat")
+        call = next(self._calls)
+        batched = cast(BatchedEngine, self.inner)
+        for index, item in batched.chat_many(requests, cancel, stops=stops,
+                                              max_parallel=max_parallel):
+            self.observe((call, index), requests[index][0], item)
+            yield index, item
+
+    def close(self) -> None:
+        return None

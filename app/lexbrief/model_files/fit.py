@@ -15,15 +15,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lexbrief.engine.memory import kv_bytes_per_cell
 from lexbrief.machine import GIB, MIB, GpuInfo, HardwareInfo
 from lexbrief.model_files.catalog import CatalogEntry
 from lexbrief.model_files.gguf_info import GGUFInfo
+from lexbrief.settings import GPU_LAYERS_ALL
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT = 8192  # the engine's DEFAULT_CONTEXT_CAP: context used when none is set
 N_UBATCH = 512  # the engine's batch size
-KV_BYTES = 2  # f16 K and V
 GPU_RESERVE = 512 * MIB  # driver context, fragmentation
 RAM_RESERVE = 1 * GIB  # LexBrief itself, the document, the OS's own needs
 COMFORTABLE_PROMPT_TPS = 15.0  # reading speed below which long documents take too long
@@ -110,7 +111,7 @@ class MemoryEstimate:
 def kv_cache_bytes(shape: ModelShape, context: int, n_ubatch: int = N_UBATCH) -> list[int]:
     """KV cache of each layer. Sliding-window layers keep only the window (llama.cpp's SWA
     cache: window + one batch, padded to 256 cells)."""
-    per_cell = shape.n_head_kv * (shape.head_dim_k + shape.head_dim_v) * KV_BYTES
+    per_cell = kv_bytes_per_cell(shape.n_head_kv, shape.head_dim_k, shape.head_dim_v)
     cells = _pad(context)
     swa_cells = min(cells, _pad(shape.sliding_window + n_ubatch)) if shape.sliding_window else 0
     sizes = []
@@ -158,7 +159,7 @@ def ub_host_buffer(shape: ModelShape, context: int, n_ubatch: int = N_UBATCH) ->
 @dataclass(frozen=True)
 class FitPlan:
     verdict: str  # "gpu", "partial", "cpu", "too_big"
-    gpu_layers: int  # what to pass the engine: -1 all, 0 none, N
+    gpu_layers: int  # what to pass the engine: GPU_LAYERS_ALL, 0 none, N
     n_layers: int
     estimate: MemoryEstimate
     reason: str
@@ -213,7 +214,7 @@ def plan_fit(shape: ModelShape, hw: HardwareInfo, *, context: int | None = None,
         full = estimate_memory(shape, context, gpu_layers=n)
         host_ok = full.ram <= ram_budget or gpu.unified_memory
         if full.vram <= vram_budget and host_ok:
-            return FitPlan("gpu", -1, n, full,
+            return FitPlan("gpu", GPU_LAYERS_ALL, n, full,
                            f"all {n} layers on the {gpu.name}: needs about {_fmt(full.vram)} of "
                            f"its {_fmt(gpu.memory_free)} free", gpu)
         per_layer = shape.layer_bytes + sum(kv_cache_bytes(shape, cpu.context)) // max(n, 1)
@@ -376,7 +377,7 @@ class OffloadDecision:
 def decide_offload(model_path: Path, *, context: int | None = None,
                    hw: HardwareInfo | None = None,
                    gpu_offload: bool | None = None) -> OffloadDecision:
-    """`gpu_layers = -2` (automatic): how many layers to put on the GPU, and why. Cheap when
+    """`gpu_layers = GPU_LAYERS_AUTO`: how many layers to put on the GPU, and why. Cheap when
     no GPU can be used (the GGUF is not even opened)."""
     from lexbrief.machine import detect_hardware
     from lexbrief.model_files.gguf_info import read_gguf_info

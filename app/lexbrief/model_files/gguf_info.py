@@ -62,6 +62,8 @@ class GGUFInfo:
     weights_bytes: int  # all tensor data
     layer_bytes: int  # the largest repeating block (blk.N.*)
     output_bytes: int  # output.weight, or the token embeddings when they are tied
+    embedding_bytes: int  # token_embd.weight
+    tied_output: bool  # no output.weight: the token embeddings double as the output layer
     data_end: int  # where the last tensor ends: the size a complete file has at least
 
     @property
@@ -195,6 +197,8 @@ def _parse(path: Path, version: int) -> GGUFInfo:
             swa_pattern=pattern if sliding else 0, tensor_count=len(reader.tensors),
             weights_bytes=weights, layer_bytes=max(per_layer.values(), default=0),
             output_bytes=named.get("output.weight", named.get("token_embd.weight", 0)),
+            embedding_bytes=named.get("token_embd.weight", 0),
+            tied_output="output.weight" not in named,
             data_end=data_end,
         )
     except (ValueError, IndexError, KeyError, TypeError, np.exceptions.AxisError) as exc:

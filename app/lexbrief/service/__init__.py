@@ -36,14 +36,15 @@ def llama_engine(model: ResolvedModel) -> Engine:
     from lexbrief.engine.llama_cpp.engine import LlamaCppEngine
     from lexbrief.errors import ModelError
     from lexbrief.model_files.fit import decide_offload
+    from lexbrief.settings import GPU_LAYERS_AUTO
 
     settings = load_settings()
     context = settings.context_length or None
     threads = settings.threads or None
-    if settings.gpu_layers >= -1:  # set by the user: used as it is
+    if settings.gpu_layers != GPU_LAYERS_AUTO:  # set by the user: used as it is
         return LlamaCppEngine(model.path, context_length=context, threads=threads,
                               gpu_layers=settings.gpu_layers)
-    # Automatic (-2): the hardware plan (lexbrief.model_files.fit) decides what goes to the GPU.
+    # Automatic: the hardware plan (lexbrief.model_files.fit) decides what goes to the GPU.
     try:
         decision = decide_offload(model.path, context=context)
         gpu_layers, reason = decision.gpu_layers, decision.reason
@@ -54,14 +55,14 @@ def llama_engine(model: ResolvedModel) -> Engine:
         try:
             engine = LlamaCppEngine(model.path, context_length=context, threads=threads,
                                     gpu_layers=gpu_layers)
-            engine.info.extra["offload"] = reason
+            engine.info.offload_note = reason
             return engine
         except ModelError as exc:
             reason = (f"runs on the CPU because loading with {gpu_layers} GPU layers failed "
                       f"({exc.message})")
             log.warning("%s: %s", model.path.name, reason)
     engine = LlamaCppEngine(model.path, context_length=context, threads=threads, gpu_layers=0)
-    engine.info.extra["offload"] = reason
+    engine.info.offload_note = reason
     return engine
 
 

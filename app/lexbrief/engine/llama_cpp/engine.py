@@ -25,6 +25,7 @@ from lexbrief.engine.contract import (
 from lexbrief.engine.llama_cpp.decoder import NativeDecoder
 from lexbrief.engine.llama_cpp.native import ensure_cpu_backend, physical_cores, quiet_native_logs
 from lexbrief.engine.llama_cpp.raw import RawBenchmarks
+from lexbrief.engine.memory import kv_bytes_per_cell
 from lexbrief.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ _FALLBACK_TEMPLATE = (
 class LlamaCppEngine(RawBenchmarks):
     """A GGUF model loaded once and reused for every request."""
 
-    abilities = Abilities(batched_chat=True, grammar=True)
+    abilities = Abilities(batched_chat=True, grammar=True, raw_timing=True)
 
     def __init__(self, model_path: Path | str, *, context_length: int | None = None,
                  threads: int | None = None, gpu_layers: int = 0, batch_size: int = 512,
@@ -212,9 +213,9 @@ class LlamaCppEngine(RawBenchmarks):
         model = self._llm.model
         layers = llama_cpp.llama_model_n_layer(model)
         heads = max(1, llama_cpp.llama_model_n_head(model))
-        kv_width = llama_cpp.llama_model_n_embd(model) // heads * llama_cpp.llama_model_n_head_kv(
-            model)
-        bytes_per_token = 2 * layers * kv_width * 2
+        head_dim = llama_cpp.llama_model_n_embd(model) // heads
+        bytes_per_token = layers * kv_bytes_per_cell(
+            llama_cpp.llama_model_n_head_kv(model), head_dim, head_dim)
         budget = psutil.virtual_memory().available // 4
         # one stream per sequence plus the shared prefix's
         by_memory = max(1, budget // max(1, bytes_per_token * tokens_each) - 1)

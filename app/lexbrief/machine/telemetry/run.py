@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psutil
 
-from lexbrief.cancel import CancelToken
-from lexbrief.engine.contract import Engine, GenerationParams, Message, ModelInfo, Usage
+from lexbrief.engine.contract import CallKey, Engine, EngineWrapper, Message, Usage
 from lexbrief.machine.telemetry.rapl import PERMISSION_HINT
 from lexbrief.machine.telemetry.sampler import Sampler, cpu_busy_fraction, process_cpu_seconds
 from lexbrief.machine.telemetry.samples import Sample
@@ -118,52 +116,23 @@ class RunRecord:
         return cls(**values)
 
 
-class _TimedEngine:
-    """Forwards to the engine, notes when the first generated text arrives, and times each
-    reply's reading and writing (the monitor's SpeedMeter)."""
+class _TimedEngine(EngineWrapper):
+    """Notes when the first generated text arrives, and times each reply's reading and writing
+    (the monitor's SpeedMeter)."""
 
     def __init__(self, engine: Engine, monitor: RunMonitor) -> None:
-        self._engine = engine
+        super().__init__(engine)
         self._monitor = monitor
-        self._calls = itertools.count()
-        self.info: ModelInfo = engine.info
-        self.abilities = engine.abilities  # the wrapper can do what the engine can
 
-    def chat_many(self, *args: Any, **kwargs: Any) -> Iterator[tuple[int, str | Usage]]:
-        call = next(self._calls)
+    def observe(self, key: CallKey, messages: list[Message], item: str | Usage) -> None:
         meter = self._monitor.speed
-        for index, item in self._engine.chat_many(*args, **kwargs):  # type: ignore[attr-defined]
-            if isinstance(item, str):
-                if item:
-                    meter.piece((call, index))
-                    if self._monitor.first_token_at is None:
-                        self._monitor.first_token_at = time.perf_counter()
-            else:
-                meter.finished((call, index), item)
-            yield index, item
-
-    def count_tokens(self, text: str) -> int:
-        return self._engine.count_tokens(text)
-
-    def split_by_tokens(self, text: str, max_tokens: int) -> list[str]:
-        return self._engine.split_by_tokens(text, max_tokens)
-
-    def count_chat_tokens(self, messages: list[Message]) -> int:
-        return self._engine.count_chat_tokens(messages)
-
-    def chat(self, messages: list[Message], params: GenerationParams,
-             cancel: CancelToken) -> Iterator[str | Usage]:
-        call = next(self._calls)
-        meter = self._monitor.speed
-        for item in self._engine.chat(messages, params, cancel):
-            if isinstance(item, str):
-                if item:
-                    meter.piece(call)
-                    if self._monitor.first_token_at is None:
-                        self._monitor.first_token_at = time.perf_counter()
-            else:
-                meter.finished(call, item)
-            yield item
+        if isinstance(item, str):
+            if item:
+                meter.piece(key)
+                if self._monitor.first_token_at is None:
+                    self._monitor.first_token_at = time.perf_counter()
+        else:
+            meter.finished(key, item)
 
 
 class RunMonitor:

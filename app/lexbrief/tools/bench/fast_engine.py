@@ -12,18 +12,17 @@ high-level loop and a single raw llama.cpp stream, on the same prompts, in one p
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lexbrief.cancel import NEVER, CancelToken
-from lexbrief.engine.contract import GenerationParams, Message, Usage
+from lexbrief.cancel import NEVER
+from lexbrief.engine.contract import Message, Usage
 from lexbrief.read import load_document
 from lexbrief.summarize.chunking import chunk_document
 from lexbrief.summarize.pipeline import Pipeline, PipelineSettings
 from lexbrief.summarize.templates import detect_template, load_templates
-from lexbrief.tools.bench.runner import ModelCall, RecordingEngine, decode_steps
+from lexbrief.tools.bench.runner import RecordingEngine, decode_steps
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -104,22 +103,6 @@ def map_throughput(engine: Any, document_path: Path, *, chunks: int = 4,
     }
 
 
-class ParallelRecordingEngine(RecordingEngine):
-    """The bench's recorder, with the parallel call too: each request is noted with its Usage,
-    like a one-by-one call (prompts are tokenized for the replay afterwards, not while timed)."""
-
-    def __init__(self, inner: Any) -> None:
-        super().__init__(inner)
-        self.abilities = inner.abilities
-
-    def chat_many(self, requests: list[tuple[list[Message], GenerationParams]],
-                  cancel: CancelToken, **options: Any) -> Iterator[tuple[int, str | Usage]]:
-        for index, item in self.inner.chat_many(requests, cancel, **options):
-            if isinstance(item, Usage):
-                self.calls.append(ModelCall(list(requests[index][0]), item))
-            yield index, item
-
-
 def whole_document(engine: Any, document_path: Path, *, parallel: int = 4,
                    settings: PipelineSettings | None = None) -> dict[str, Any]:
     """Pipeline wall time, parallel and one by one, each against one raw llama.cpp stream doing
@@ -133,7 +116,7 @@ def whole_document(engine: Any, document_path: Path, *, parallel: int = 4,
 
     for label, workers in (("sequential", 1), ("parallel", parallel)):
         engine.clear_cache()
-        recorder = ParallelRecordingEngine(engine)
+        recorder = RecordingEngine(engine)
         started = time.perf_counter()
         summary = Pipeline(recorder, replace(settings, parallel_map=workers)).run(
             document, template)

@@ -29,13 +29,14 @@ class ModelLayout:
     n_head_kv: int
     head_dim: int
     tied_output: bool  # the token embedding doubles as the output matrix
+    kv_bytes_per_cell: int  # every layer's K and V for one position
 
-    def kv_cache_bytes(self, n_ctx: int, bytes_per_value: int = 2) -> int:
+    def kv_cache_bytes(self, n_ctx: int) -> int:
         """K and V for every layer and position (llama.cpp stores them as f16 by default)."""
-        return self.n_layer * self.n_head_kv * self.head_dim * 2 * n_ctx * bytes_per_value
+        return self.kv_bytes_per_cell * n_ctx
 
-    def kv_bytes_per_position(self, bytes_per_value: int = 2) -> int:
-        return self.kv_cache_bytes(1, bytes_per_value)
+    def kv_bytes_per_position(self) -> int:
+        return self.kv_bytes_per_cell
 
     def as_dict(self) -> dict[str, Any]:
         return {"file_bytes": self.file_bytes, "weights_bytes": self.weights_bytes,
@@ -45,31 +46,23 @@ class ModelLayout:
 
 
 def layout(path: Path) -> ModelLayout:
-    """Sizes from the GGUF header and tensor table (no weights are loaded).
+    """Sizes from the GGUF header and tensor table (lexbrief.model_files.gguf_info; no weights
+    are loaded).
 
     A generated token reads every weight matrix once, except the token embedding, of which it
     reads one row, unless the model has no separate output matrix and uses the embedding as
     its output layer (SmolLM2 does): then the embedding is read in full too."""
-    import gguf
+    from lexbrief.engine.memory import kv_bytes_per_cell
+    from lexbrief.model_files.gguf_info import read_gguf_info
 
-    reader = gguf.GGUFReader(str(path))
-
-    def field(key: str, default: int = 0) -> int:
-        found = reader.fields.get(key)
-        return int(found.contents()) if found is not None else default
-
-    arch = str(reader.fields["general.architecture"].contents())
-    n_embd = field(f"{arch}.embedding_length")
-    n_head = field(f"{arch}.attention.head_count", 1) or 1
-    n_head_kv = field(f"{arch}.attention.head_count_kv", n_head) or n_head
-    head_dim = field(f"{arch}.attention.key_length", n_embd // n_head)
-    sizes = {t.name: int(t.n_bytes) for t in reader.tensors}
-    weights = sum(sizes.values())
-    tied = "output.weight" not in sizes
-    per_token = weights if tied else weights - sizes.get("token_embd.weight", 0)
-    return ModelLayout(file_bytes=path.stat().st_size, weights_bytes=weights,
-                       read_per_token_bytes=per_token, n_layer=field(f"{arch}.block_count"),
-                       n_head=n_head, n_head_kv=n_head_kv, head_dim=head_dim, tied_output=tied)
+    info = read_gguf_info(path)
+    weights = info.weights_bytes
+    per_token = weights if info.tied_output else weights - info.embedding_bytes
+    per_cell = info.n_layers * kv_bytes_per_cell(info.n_head_kv, info.head_dim_k, info.head_dim_v)
+    return ModelLayout(file_bytes=info.size, weights_bytes=weights,
+                       read_per_token_bytes=per_token, n_layer=info.n_layers,
+                       n_head=info.n_head, n_head_kv=info.n_head_kv, head_dim=info.head_dim_k,
+                       tied_output=info.tied_output, kv_bytes_per_cell=per_cell)
 
 
 def rss_bytes() -> int:

@@ -15,7 +15,6 @@ One module because (a)-(e) share one loaded engine and one report, measured in t
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import platform
@@ -28,7 +27,15 @@ from typing import Any
 
 from lexbrief import __version__
 from lexbrief.cancel import NEVER, CancelToken
-from lexbrief.engine.contract import GenerationParams, Message, ModelInfo, RawTiming, Usage
+from lexbrief.engine.contract import (
+    CallKey,
+    Engine,
+    EngineWrapper,
+    GenerationParams,
+    Message,
+    RawTiming,
+    Usage,
+)
 from lexbrief.errors import UserFacingError
 from lexbrief.read import SUPPORTED_SUFFIXES, load_document
 from lexbrief.read.document import Document
@@ -71,33 +78,24 @@ class ModelCall:
     usage: Usage
 
 
-class RecordingEngine:
-    """Passes everything to the real engine and remembers each chat call and its usage. It has
-    no `chat_many`, so the pipeline maps one chunk at a time here and every call has a raw twin
-    to replay; `lexbrief bench --fast-engine` measures the parallel map."""
+class RecordingEngine(EngineWrapper):
+    """Passes everything to the real engine (batched chat included, so the bench measures the
+    path the app takes) and remembers each request and its usage, to be replayed raw."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.info: ModelInfo = inner.info
-        # Grammar as the engine has it; batched chat only in ParallelRecordingEngine.
-        self.abilities = dataclasses.replace(inner.abilities, batched_chat=False)
+    def __init__(self, inner: Engine) -> None:
+        super().__init__(inner)
         self.calls: list[ModelCall] = []
+        self.batched_calls = 0  # chat_many calls: their requests' times overlap
 
-    def count_tokens(self, text: str) -> int:
-        return int(self.inner.count_tokens(text))
+    def observe(self, key: CallKey, messages: list[Message], item: str | Usage) -> None:
+        if isinstance(item, Usage):
+            self.calls.append(ModelCall(list(messages), item))
 
-    def split_by_tokens(self, text: str, max_tokens: int) -> list[str]:
-        return list(self.inner.split_by_tokens(text, max_tokens))
-
-    def count_chat_tokens(self, messages: list[Message]) -> int:
-        return int(self.inner.count_chat_tokens(messages))
-
-    def chat(self, messages: list[Message], params: GenerationParams,
-             cancel: CancelToken) -> Iterator[str | Usage]:
-        for item in self.inner.chat(messages, params, cancel):
-            if isinstance(item, Usage):
-                self.calls.append(ModelCall(list(messages), item))
-            yield item
+    def chat_many(self, requests: list[tuple[list[Message], GenerationParams]],
+                  cancel: CancelToken, *, stops: list[CancelToken] | None = None,
+                  max_parallel: int = 4) -> Iterator[tuple[int, str | Usage]]:
+        self.batched_calls += 1
+        yield from super().chat_many(requests, cancel, stops=stops, max_parallel=max_parallel)
 
 
 def decode_steps(usage: Usage) -> int:
@@ -274,11 +272,13 @@ def pipeline_document(engine: Any, path: Path, options: BenchOptions, log: Log,
                 "prompt_seconds": round(raw_prompt, 3),
                 "generation_seconds": round(raw_generation, 3),
                 "seconds": round(raw_seconds, 3)},
-        # Raw llama.cpp time for the same work, as a share of what the app took.
+        # Raw llama.cpp time for the same work, as a share of what the app took. With batched
+        # calls (the parallel map) the requests' own seconds overlap, so only wall time counts.
+        "batched_calls": recorder.batched_calls,
         "overhead_ratio": _ratio(raw_seconds, summary.wall_seconds),
-        "engine_ratio": _ratio(raw_seconds, engine_seconds),
-        "orchestration_share": _ratio(summary.wall_seconds - engine_seconds,
-                                      summary.wall_seconds),
+        "engine_ratio": None if recorder.batched_calls else _ratio(raw_seconds, engine_seconds),
+        "orchestration_share": None if recorder.batched_calls else _ratio(
+            summary.wall_seconds - engine_seconds, summary.wall_seconds),
         "load_average": {"before": load_before, "after": load_average()},
     }
 
@@ -317,8 +317,9 @@ def run_bench(model_path: Path, engine_factory: Callable[[], Any], options: Benc
         began = time.perf_counter()
         engine = engine_factory()
         load_seconds.append(time.perf_counter() - began)
-    if not hasattr(engine, "raw_decode_benchmark"):
-        raise UserFacingError("the benchmark needs the in-process llama.cpp engine")
+    if not engine.abilities.raw_timing:
+        raise UserFacingError("the benchmark needs an engine with raw timings (llama.cpp in "
+                              "this process)")
     loaded_rss = rss_bytes()
     runtime = engine.runtime_settings()
 

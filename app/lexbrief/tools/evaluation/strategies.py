@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
-from lexbrief.engine.contract import Engine, Usage
+from lexbrief.engine.contract import Engine, RawTimingEngine, Usage
 from lexbrief.read.document import Document, Page
 from lexbrief.summarize.chunking import chunk_document
 from lexbrief.summarize.grounding import GroundedPoint
@@ -92,9 +93,8 @@ def _run(name: str, engine: Engine, pipeline: Pipeline, document: Document, temp
          tokens_total: int) -> StrategyRun:
     # A cold cache for every run: llama.cpp's numbers depend slightly on how a prompt is split
     # into batches, so a cached prefix could change a greedy reply.
-    clear_cache = getattr(engine, "clear_cache", None)
-    if clear_cache:
-        clear_cache()
+    if engine.abilities.raw_timing:
+        cast(RawTimingEngine, engine).clear_cache()
     started = time.perf_counter()
     summary = pipeline.run(document, template)
     raw = [note.point for note in summary.rejected] + [

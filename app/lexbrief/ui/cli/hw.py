@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from lexbrief.machine import HardwareInfo, detect_hardware
+from lexbrief.settings import GPU_LAYERS_ALL
 
 GB = 1e9  # decimal, like the rest of LexBrief's output
 
@@ -45,7 +46,7 @@ def collect(hw: HardwareInfo | None = None) -> dict[str, Any]:
     from lexbrief.errors import UserFacingError
     from lexbrief.model_files.fit import decide_offload
     from lexbrief.model_files.resolve import resolve_model
-    from lexbrief.settings import load_settings
+    from lexbrief.settings import GPU_LAYERS_AUTO, load_settings
 
     hw = hw or detect_hardware()
     llama = _llama()
@@ -53,7 +54,7 @@ def collect(hw: HardwareInfo | None = None) -> dict[str, Any]:
     try:
         model = resolve_model()
         settings = load_settings()
-        if settings.gpu_layers == -2:
+        if settings.gpu_layers == GPU_LAYERS_AUTO:
             decision = decide_offload(model.path, context=settings.context_length or None,
                                       hw=hw, gpu_offload=bool(llama["gpu_offload"]))
             plan = {"model": model.path.name, "gpu_layers": decision.gpu_layers,
@@ -97,7 +98,7 @@ def render(report: dict[str, Any]) -> str:
     plan = report["plan"]
     if plan.get("model"):
         layers = plan["gpu_layers"]
-        where = ("all layers on the GPU" if layers == -1 else
+        where = ("all layers on the GPU" if layers == GPU_LAYERS_ALL else
                  f"{layers} layers on the GPU" if layers > 0 else "CPU")
         lines.append(f"Plan       {plan['model']}: {where}: {plan['reason']}")
     else:

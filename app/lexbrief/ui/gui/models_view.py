@@ -181,7 +181,7 @@ class ModelsView(QWidget):
 
     def show_loaded(self, info: Any) -> None:
         where = f"GPU ({info.gpu_layers} layers) + CPU" if info.gpu_layers else "CPU"
-        why = info.extra.get("offload", "") if hasattr(info, "extra") else ""
+        why = info.offload_note
         self.loaded.setText(f"Loaded: {info.name} on {where}, {info.threads} threads, "
                             f"context {info.context_length} tokens, in {info.load_seconds:.2f} s"
                             + (f" — {why}" if why else ""))

@@ -21,7 +21,13 @@ from PySide6.QtWidgets import (
 )
 
 from lexbrief.paths import choose_data_dir, data_dir
-from lexbrief.settings import Settings, load_settings, save_settings
+from lexbrief.settings import (
+    GPU_LAYERS_ALL,
+    GPU_LAYERS_AUTO,
+    Settings,
+    load_settings,
+    save_settings,
+)
 
 
 class SettingsDialog(QDialog):
@@ -39,9 +45,9 @@ class SettingsDialog(QDialog):
         form.addRow("CPU threads", self.threads)
 
         self.gpu = QComboBox()
-        self.gpu.addItem("automatic (from free GPU memory)", -2)
+        self.gpu.addItem("automatic (from free GPU memory)", GPU_LAYERS_AUTO)
         self.gpu.addItem("CPU only", 0)
-        self.gpu.addItem("all layers on the GPU", -1)
+        self.gpu.addItem("all layers on the GPU", GPU_LAYERS_ALL)
         for layers in (8, 16, 24, 32, 48):
             self.gpu.addItem(f"{layers} layers on the GPU", layers)
         index = self.gpu.findData(s.gpu_layers)

@@ -256,7 +256,7 @@ class SummaryWorker(QObject):
     def _close(self) -> None:
         for summarizer in self._summarizers.values():
             engine = summarizer._engine
-            if engine is not None and hasattr(engine, "close"):
+            if engine is not None:
                 engine.close()
             summarizer.store.close()
         self._summarizers.clear()
