@@ -354,7 +354,7 @@ def test_nvidia_driver_missing_is_a_reason(monkeypatch: pytest.MonkeyPatch) -> N
     _fake_nvml(monkeypatch, init_error=True)
     gpus = NvidiaGpus()
     assert gpus.count == 0 and gpus.read() == []
-    assert gpus.unavailable == "no NVIDIA GPU or driver (NVML: Driver Not Loaded)"
+    assert gpus.unavailable == "no NVIDIA GPU or driver (Driver Not Loaded)"
 
 
 # -- the per-run record ---------------------------------------------------------------------------

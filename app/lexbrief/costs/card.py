@@ -7,6 +7,7 @@ import math
 from lexbrief.costs.compare import CostComparison
 from lexbrief.machine.telemetry.run import RunRecord
 from lexbrief.machine.telemetry.speed import run_text
+from lexbrief.units import mib_text
 
 
 def money(amount: float | None, currency: str = "USD") -> str:
@@ -34,7 +35,7 @@ def _seconds(value: float | None) -> str:
 
 
 def hardware_line(record: RunRecord) -> str:
-    rss = "n/a" if record.peak_rss_bytes is None else f"{record.peak_rss_bytes / 2**20:,.0f} MiB"
+    rss = mib_text(record.peak_rss_bytes)
     cpu = "n/a" if record.mean_cpu_percent is None else f"{record.mean_cpu_percent:.0f}%"
     own = ("" if record.mean_process_cpu_percent is None
            else f", LexBrief {record.mean_process_cpu_percent:.0f}%")

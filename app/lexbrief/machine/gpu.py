@@ -6,7 +6,6 @@ A missing package, driver or GPU is not an error: the list is empty and `notes` 
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import platform
@@ -36,34 +35,70 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def nvidia_gpus() -> tuple[list[GpuInfo], str | None]:
-    """Every NVIDIA GPU NVML sees, and a note when there are none."""
+@dataclass
+class Nvml:
+    """An initialised NVML session (the one place LexBrief opens NVML): the module, the GPUs'
+    handles and names. `close` ends it."""
+
+    module: Any
+    handles: list[Any]
+    names: list[str]
+
+    def close(self) -> None:
+        try:
+            self.module.nvmlShutdown()
+        except self.module.NVMLError:
+            log.debug("nvmlShutdown failed", exc_info=True)
+
+
+def open_nvml() -> tuple[Nvml | None, str | None]:
+    """NVML with at least one GPU, or None and why not (no package, driver or GPU)."""
     try:  # imported by name: the package is optional, and untyped
         pynvml: Any = importlib.import_module("pynvml")
     except ImportError:
-        return [], "NVIDIA GPUs are not checked: the nvidia-ml-py package is not installed"
+        return None, "NVIDIA GPUs are not checked: the nvidia-ml-py package is not installed"
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError as exc:
-        return [], f"no NVIDIA GPU or driver ({exc})"
-    except OSError as exc:
-        return [], f"the NVIDIA driver cannot be loaded ({exc})"
+        return None, f"no NVIDIA GPU or driver ({exc})"
+    except OSError as exc:  # a broken driver install
+        return None, f"the NVIDIA driver cannot be loaded ({exc})"
+    session = Nvml(pynvml, [], [])
+    try:
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            session.handles.append(handle)
+            session.names.append(_text(pynvml.nvmlDeviceGetName(handle)))
+    except pynvml.NVMLError as exc:
+        log.warning("NVML failed while listing GPUs: %s", exc)
+        session.close()
+        return None, f"NVML failed while listing GPUs ({exc})"
+    if not session.handles:
+        session.close()
+        return None, "NVML found no NVIDIA GPU"
+    return session, None
+
+
+def nvidia_gpus() -> tuple[list[GpuInfo], str | None]:
+    """Every NVIDIA GPU NVML sees, and a note when there are none."""
+    session, note = open_nvml()
+    if session is None:
+        return [], note
+    pynvml = session.module
     gpus: list[GpuInfo] = []
     try:
         driver = _text(pynvml.nvmlSystemGetDriverVersion())
-        for index in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        for index, (handle, name) in enumerate(zip(session.handles, session.names, strict=True)):
             memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
-            gpus.append(GpuInfo(index=index, name=_text(pynvml.nvmlDeviceGetName(handle)),
-                                vendor="NVIDIA", backend="CUDA", memory_total=int(memory.total),
-                                memory_free=int(memory.free), driver=driver))
+            gpus.append(GpuInfo(index=index, name=name, vendor="NVIDIA", backend="CUDA",
+                                memory_total=int(memory.total), memory_free=int(memory.free),
+                                driver=driver))
     except pynvml.NVMLError as exc:
-        log.warning("NVML failed while listing GPUs: %s", exc)
+        log.warning("NVML failed while reading GPU memory: %s", exc)
         return gpus, f"NVML failed while listing GPUs ({exc})"
     finally:
-        with contextlib.suppress(pynvml.NVMLError):
-            pynvml.nvmlShutdown()
-    return gpus, None if gpus else "NVML found no NVIDIA GPU"
+        session.close()
+    return gpus, None
 
 
 def metal_working_set(ram_total: int) -> int:

@@ -41,6 +41,7 @@ from lexbrief.model_files.installed import (
     register,
 )
 from lexbrief.model_files.resolve import installed_models_dir
+from lexbrief.units import size_text
 
 log = logging.getLogger(__name__)
 
@@ -251,13 +252,11 @@ def _check_disk(folder: Path, needed: int, name: str) -> None:
     free = shutil.disk_usage(folder).free
     if needed + DISK_MARGIN > free:
         raise StorageError(
-            f"not enough disk space to download {name}: it needs {_gb(needed + DISK_MARGIN)} "
-            f"more and {folder} has {_gb(free)} free. Free some space and run the download "
+            f"not enough disk space to download {name}: it needs {size_text(needed + DISK_MARGIN)} "
+            f"more and {folder} has {size_text(free)} free. Free some space and run the download "
             "again.")
 
 
-def _gb(n: float) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
 def partial_path(entry: CatalogEntry, etag: str) -> Path:

@@ -20,6 +20,7 @@ from lexbrief.machine import GIB, MIB, GpuInfo, HardwareInfo
 from lexbrief.model_files.catalog import CatalogEntry
 from lexbrief.model_files.gguf_info import GGUFInfo
 from lexbrief.settings import GPU_LAYERS_ALL
+from lexbrief.units import size_text
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +182,6 @@ class FitPlan:
         return self.verdict != "too_big"
 
 
-def _fmt(n: float) -> str:
-    """Decimal units, as disks, download pages and the rest of LexBrief's output use."""
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
 def why_no_gpu(hw: HardwareInfo, gpu_offload: bool) -> str | None:
@@ -215,8 +213,9 @@ def plan_fit(shape: ModelShape, hw: HardwareInfo, *, context: int | None = None,
         host_ok = full.ram <= ram_budget or gpu.unified_memory
         if full.vram <= vram_budget and host_ok:
             return FitPlan("gpu", GPU_LAYERS_ALL, n, full,
-                           f"all {n} layers on the {gpu.name}: needs about {_fmt(full.vram)} of "
-                           f"its {_fmt(gpu.memory_free)} free", gpu)
+                           f"all {n} layers on the {gpu.name}: needs about "
+                           f"{size_text(full.vram)} of its {size_text(gpu.memory_free)} free",
+                           gpu)
         per_layer = shape.layer_bytes + sum(kv_cache_bytes(shape, cpu.context)) // max(n, 1)
         room = vram_budget - cpu.compute
         layers = min(n - 1, room // per_layer) if per_layer and room > 0 else 0
@@ -224,24 +223,27 @@ def plan_fit(shape: ModelShape, hw: HardwareInfo, *, context: int | None = None,
             part = estimate_memory(shape, context, gpu_layers=int(layers))
             if part.ram <= ram_budget:
                 return FitPlan("partial", int(layers), n, part,
-                               f"{layers} of {n} layers on the {gpu.name} ({_fmt(part.vram)} of "
-                               f"its {_fmt(gpu.memory_free)} free), the rest on the CPU "
-                               f"({_fmt(part.ram)} of RAM)", gpu)
-        gpu_note = (f"the {gpu.name} has {_fmt(gpu.memory_free)} free, too little for this "
-                    f"model (it needs {_fmt(full.vram)})")
+                               f"{layers} of {n} layers on the {gpu.name} "
+                               f"({size_text(part.vram)} of its {size_text(gpu.memory_free)} "
+                               f"free), the rest on the CPU "
+                               f"({size_text(part.ram)} of RAM)", gpu)
+        gpu_note = (f"the {gpu.name} has {size_text(gpu.memory_free)} free, too little for this "
+                    f"model (it needs {size_text(full.vram)})")
     reason = no_gpu or gpu_note
     if cpu.total <= ram_budget:
         return FitPlan("cpu", 0, n, cpu,
-                       f"runs on the CPU because {reason}; needs about {_fmt(cpu.total)} of the "
-                       f"{_fmt(hw.memory.available)} of RAM available", gpu)
+                       f"runs on the CPU because {reason}; needs about "
+                       f"{size_text(cpu.total)} of the {size_text(hw.memory.available)} of RAM "
+                       "available", gpu)
     if cpu.total <= ram_ceiling:
         return FitPlan("cpu", 0, n, cpu,
-                       f"runs on the CPU because {reason}; needs about {_fmt(cpu.total)}, more "
-                       f"than the {_fmt(hw.memory.available)} of RAM free now: close other "
+                       f"runs on the CPU because {reason}; needs about "
+                       f"{size_text(cpu.total)}, more than the "
+                       f"{size_text(hw.memory.available)} of RAM free now: close other "
                        "programs first", gpu, tight=True)
     return FitPlan("too_big", 0, n, cpu,
-                   f"needs about {_fmt(cpu.total)} of memory; this computer has "
-                   f"{_fmt(hw.memory.total)} of RAM" + (f" ({reason})" if reason else ""), gpu)
+                   f"needs about {size_text(cpu.total)} of memory; this computer has "
+                   f"{size_text(hw.memory.total)} of RAM" + (f" ({reason})" if reason else ""), gpu)
 
 
 # -- speed (rough) ---------------------------------------------------------------------------

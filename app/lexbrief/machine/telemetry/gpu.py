@@ -3,14 +3,16 @@ the amdgpu driver's sysfs files. A metric a GPU does not report is None."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lexbrief.machine.telemetry.samples import GpuSample
+
+if TYPE_CHECKING:
+    from lexbrief.machine.gpu import Nvml
 
 log = logging.getLogger(__name__)
 
@@ -28,37 +30,17 @@ class NvidiaGpus:
         self._nvml: Any = None
         self._handles: list[Any] = []
         self._names: list[str] = []
+        self._session: Nvml | None = None
         self._probe()
 
     def _probe(self) -> None:
-        try:  # untyped: imported by name, so mypy treats it as Any
-            pynvml: Any = importlib.import_module("pynvml")
-        except ImportError:
-            self.unavailable = "no NVIDIA readings: the nvidia-ml-py package is not installed"
-            return
-        try:
-            pynvml.nvmlInit()
-        except pynvml.NVMLError as exc:
-            self.unavailable = f"no NVIDIA GPU or driver (NVML: {exc})"
-            return
-        except OSError as exc:  # a broken driver install
-            self.unavailable = f"the NVIDIA driver cannot be loaded ({exc})"
-            return
-        try:
-            count = pynvml.nvmlDeviceGetCount()
-            for index in range(count):
-                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-                name = pynvml.nvmlDeviceGetName(handle)
-                self._handles.append(handle)
-                self._names.append(name.decode() if isinstance(name, bytes) else str(name))
-        except pynvml.NVMLError as exc:
-            self._handles, self._names = [], []
-            self.unavailable = f"the NVIDIA GPUs cannot be listed (NVML: {exc})"
-        if not self._handles:
-            self.unavailable = self.unavailable or "no NVIDIA GPU (NVML found none)"
-            pynvml.nvmlShutdown()
-            return
-        self._nvml = pynvml
+        from lexbrief.machine.gpu import open_nvml
+
+        session, self.unavailable = open_nvml()
+        if session is not None:
+            self._nvml, self._handles, self._names = session.module, session.handles, \
+                session.names
+            self._session = session
 
     @property
     def count(self) -> int:
@@ -88,12 +70,9 @@ class NvidiaGpus:
         return samples
 
     def close(self) -> None:
-        if self._nvml is not None:
-            try:
-                self._nvml.nvmlShutdown()
-            except self._nvml.NVMLError:
-                log.debug("nvmlShutdown failed", exc_info=True)
-            self._nvml = None
+        if self._session is not None:
+            self._session.close()
+            self._session, self._nvml = None, None
 
 
 def _nvml_call(nvml: Any, fn: Callable[..., T], *args: Any) -> T | None:

@@ -17,8 +17,6 @@ def gib(value: int | None) -> str:
     return "n/a" if value is None else f"{value / 2**30:.1f}"
 
 
-def mib(value: int | None) -> str:
-    return "n/a" if value is None else f"{value / 2**20:.0f} MiB"
 
 
 def _num(value: float | None, fmt: str, unit: str = "") -> str:

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from lexbrief.errors import UserFacingError
+from lexbrief.units import mib_text
 
 PLOT_HINT = "--plot needs matplotlib: pip install 'lexbrief[bench]' (or pip install matplotlib)"
 
 
-def _mib(value: float | None) -> str:
-    return "n/a" if value is None else f"{value / 2**20:.0f} MiB"
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -32,7 +31,7 @@ def table(result: dict[str, Any]) -> str:
         f"machine: {m['cpu']}, {m['physical_cores']} cores, {m['ram_gib']} GiB, {m['os']}; "
         f"load average before/after: {result['load_average']['before']} / "
         f"{result['load_average']['after']}",
-        f"model: {model['name']} ({_mib(model['file_bytes'])}), ctx {model['n_ctx']}, batch "
+        f"model: {model['name']} ({mib_text(model['file_bytes'])}), ctx {model['n_ctx']}, batch "
         f"{model['n_batch']}, {model['n_threads']} threads; llama-cpp-python "
         f"{result['llama_cpp_python']}",
         "",
@@ -71,10 +70,11 @@ def table(result: dict[str, Any]) -> str:
         "",
         f"(c) model load: first {load['first']:.2f} s, best {load['best']:.2f} s "
         f"({len(load['seconds'])} loads)",
-        f"(d) memory: RSS {_mib(mem['baseline_rss_bytes'])} before load, "
-        f"{_mib(mem['loaded_rss_bytes'])} after, peak {_mib(mem['peak_rss_bytes'])}; "
-        f"model share {_mib(mem['model_rss_bytes'])} vs weights {_mib(mem['weights_bytes'])} "
-        f"+ KV cache {_mib(mem['kv_cache_bytes'])} = {_mib(mem['estimate_bytes'])} "
+        f"(d) memory: RSS {mib_text(mem['baseline_rss_bytes'])} before load, "
+        f"{mib_text(mem['loaded_rss_bytes'])} after, peak {mib_text(mem['peak_rss_bytes'])}; "
+        f"model share {mib_text(mem['model_rss_bytes'])} vs weights "
+        f"{mib_text(mem['weights_bytes'])} "
+        f"+ KV cache {mib_text(mem['kv_cache_bytes'])} = {mib_text(mem['estimate_bytes'])} "
         f"(ratio {_num(mem['model_rss_vs_estimate'], 2)})",
         f"(e) memory read bandwidth {bw['read_gbps']:.1f} GB/s ({bw['threads']} threads; "
         f"1 thread {bw['read_gbps_one_thread']:.1f}, copy {bw['copy_gbps']:.1f}); "

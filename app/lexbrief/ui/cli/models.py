@@ -15,6 +15,7 @@ from lexbrief.model_files.rating import (
     machine_text,
     rate_catalog,
 )
+from lexbrief.units import size_text
 
 
 def register(subparsers: Any) -> None:
@@ -66,8 +67,6 @@ def register(subparsers: Any) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _size(n: float) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
 def _params(n: int) -> str:
@@ -112,15 +111,15 @@ def run_list(args: argparse.Namespace) -> int:
         status = ("active" if is_active else "installed" if path else "")
         if rec and e.id == rec.choice.entry.id:
             status = (status + ", recommended").lstrip(", ")
-        memory = f" ~{_size(r.plan.estimate.total)}" if r.plan else ""
+        memory = f" ~{size_text(r.plan.estimate.total)}" if r.plan else ""
         licence = e.license + (" (gated)" if e.gated else "")
-        print(f" {'*' if is_active else ' '} {e.id:<31} {_size(e.size):>7} "
+        print(f" {'*' if is_active else ' '} {e.id:<31} {size_text(e.size):>7} "
               f"{_params(e.parameters):>6}  {licence:<19} {(r.label + memory):<32} {status}")
     if extra:
         print("\nInstalled, not in the catalog:")
         for m in extra:
             mark = "*" if active and m.path.resolve() == active else " "
-            print(f" {mark} {m.id:<31} {_size(m.size):>7}  {m.path}")
+            print(f" {mark} {m.id:<31} {size_text(m.size):>7}  {m.path}")
     print("\n* = active.  `lexbrief models recommend` explains the choice; "
           "`lexbrief models download ID` installs one.")
     return 0
@@ -145,7 +144,7 @@ def run_recommend(args: argparse.Namespace) -> int:
         }, indent=2))
         return 0
     print(f"Recommended: {choice.entry.name} ({choice.entry.id}), "
-          f"{choice.entry.quantization}, {_size(choice.entry.size)}")
+          f"{choice.entry.quantization}, {size_text(choice.entry.size)}")
     print(f"This machine: {machine_text(hw, offload)}")
     for reason in rec.reasons:
         print(f"  - {reason}")
@@ -166,8 +165,8 @@ class _DownloadLine:
 
     def __call__(self, p: Any) -> None:
         eta = f", {p.eta:.0f} s left" if p.eta is not None else ""
-        resumed = f" (resumed at {_size(p.resumed_from)})" if p.resumed_from else ""
-        line = (f"{self.name}: {_size(p.downloaded)} of {_size(p.total)} "
+        resumed = f" (resumed at {size_text(p.resumed_from)})" if p.resumed_from else ""
+        line = (f"{self.name}: {size_text(p.downloaded)} of {size_text(p.total)} "
                 f"({p.fraction:.0%}) at {p.speed / 1e6:.1f} MB/s{eta}{resumed}")
         if self.tty:
             self.stream.write("\r\x1b[2K" + line)
@@ -240,7 +239,7 @@ def run_import(args: argparse.Namespace) -> int:
           f"{info.n_layers} layers, {info.n_head}/{info.n_head_kv} heads, chat template: "
           f"{'yes' if info.has_chat_template else 'no (a generic one is used)'})")
     print(f"  file {model.path}  sha256 {model.sha256[:16]}…")
-    print(f"  on this machine: {plan.label}, ~{_size(plan.estimate.total)}: {plan.reason}")
+    print(f"  on this machine: {plan.label}, ~{size_text(plan.estimate.total)}: {plan.reason}")
     if args.use:
         _set_active(model.path)
         print(f"Active model: {model.id}")
@@ -297,7 +296,7 @@ def run_remove(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             raise UserFacingError(f"removing {model.id} needs confirmation; add --yes.")
         what = f"delete {model.path}" if model.managed else f"forget {model.path} (kept on disk)"
-        answer = input(f"{what} ({_size(model.size)})? [y/N] ").strip().lower()
+        answer = input(f"{what} ({size_text(model.size)})? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("Nothing removed.")
             return 0

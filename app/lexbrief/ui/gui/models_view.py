@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from lexbrief.cancel import CancelToken
 from lexbrief.errors import Cancelled, UserFacingError
 from lexbrief.ui.gui.tasks import run_in_background
+from lexbrief.units import size_text
 
 COLUMNS = ("Model", "Size", "50-page contract", "Memory needed / free", "Licence",
            "On this machine", "Status")
@@ -160,9 +161,9 @@ class ModelsView(QWidget):
                                                 ("installed", row.installed and not row.active),
                                                 ("recommended", row.recommended)) if on)
             licence = row.license + ("  [gated: hub login]" if row.gated else "")
-            memory = (f"{_size(row.memory_needed)} / {_size(row.memory_free)}"
+            memory = (f"{size_text(row.memory_needed)} / {size_text(row.memory_free)}"
                       if row.memory_needed is not None else "unknown")
-            item = QTreeWidgetItem([row.name, _size(row.size), row.time_text, memory, licence,
+            item = QTreeWidgetItem([row.name, size_text(row.size), row.time_text, memory, licence,
                                     row.fit, status])
             item.setData(0, Qt.ItemDataRole.UserRole, row.id)
             item.setToolTip(0, row.name)
@@ -230,8 +231,8 @@ class ModelsView(QWidget):
     def _on_progress(self, model_id: str, p: Any) -> None:
         self.progress.setValue(int(p.fraction * 100))
         eta = f", {int(p.eta) // 60}:{int(p.eta) % 60:02d} left" if p.eta else ""
-        self.progress.setFormat(f"{self.rows[model_id].name}: {_size(p.downloaded)} of "
-                                f"{_size(p.total)} at {_size(p.speed)}/s{eta}")
+        self.progress.setFormat(f"{self.rows[model_id].name}: {size_text(p.downloaded)} of "
+                                f"{size_text(p.total)} at {size_text(p.speed)}/s{eta}")
 
     def _finish(self) -> None:
         self._cancel = None
@@ -286,9 +287,3 @@ class ModelsView(QWidget):
                           lambda message: QMessageBox.warning(self, "Import failed", message))
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit in ("B", "KB") else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
