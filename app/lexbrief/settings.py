@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from lexbrief.errors import UserFacingError
@@ -14,6 +14,19 @@ from lexbrief.paths import data_dir
 # `gpu_layers` values beyond a count of layers
 GPU_LAYERS_AUTO = -2  # the hardware plan (lexbrief.model_files.fit) decides
 GPU_LAYERS_ALL = -1  # every layer on the GPU
+
+
+@dataclass
+class ServerSettings:
+    """The `[server]` table: summarize on a server the firm runs (llama-server or vLLM's OpenAI
+    server) instead of this computer. The API key is never written here: `api_key_env` names
+    the environment variable that holds it."""
+
+    url: str = ""  # e.g. http://gpu-box.firm.local:8080; empty = this computer
+    api_key_env: str = ""  # e.g. LEXBRIEF_SERVER_KEY; empty = no key
+    ca_bundle: str = ""  # PEM file of the firm's certificate authority; empty = the system's
+    timeout_s: float = 300.0  # the longest silence while a reply streams
+    max_parallel: int = 4  # requests at once, at most (fewer when the server has fewer slots)
 
 
 @dataclass
@@ -30,6 +43,7 @@ class Settings:
     currency: str = "USD"
     cloud_model: str = ""
     ocr: str = "auto"  # scanned pages: auto (pages without a text layer), always, never
+    server: ServerSettings = field(default_factory=ServerSettings)
 
 
 def settings_path() -> os.PathLike[str]:
@@ -44,28 +58,45 @@ def load_settings() -> Settings:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UserFacingError(f"the settings file {path} cannot be read: {exc}") from exc
-    known = {f.name: f for f in fields(Settings)}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known:
-            continue  # a setting from a newer version: keep running
-        default = getattr(Settings(), key)
-        if not isinstance(value, type(default)) and not (
-                isinstance(default, float) and isinstance(value, int)):
-            raise UserFacingError(f"{path}: '{key}' should be a {type(default).__name__}")
-        values[key] = type(default)(value)
+    values = _typed(raw, Settings(), path, "")
+    server = raw.get("server", {})
+    if not isinstance(server, dict):
+        raise UserFacingError(f"{path}: 'server' should be a table ([server])")
+    values["server"] = ServerSettings(**_typed(server, ServerSettings(), path, "server."))
     return Settings(**values)
+
+
+def _typed(raw: dict[str, Any], defaults: Any, path: Any, prefix: str) -> dict[str, Any]:
+    """The known keys of a TOML table, checked against the defaults' types."""
+    values: dict[str, Any] = {}
+    for f in fields(defaults):
+        if f.name not in raw or f.name == "server":
+            continue  # missing: the default; unknown keys (a newer version's) are ignored
+        value, default = raw[f.name], getattr(defaults, f.name)
+        widened = isinstance(default, float) and isinstance(value, int)  # 300 for 300.0
+        same = isinstance(value, type(default)) or widened
+        if not same or isinstance(value, bool) != isinstance(default, bool):
+            raise UserFacingError(f"{path}: '{prefix}{f.name}' should be a "
+                                  f"{type(default).__name__}")
+        values[f.name] = type(default)(value)
+    return values
 
 
 def save_settings(settings: Settings) -> None:
     path = data_dir() / "settings.toml"
-    lines = []
-    for key, value in dataclasses.asdict(settings).items():
-        if isinstance(value, str):
-            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-            lines.append(f'{key} = "{escaped}"')
-        else:
-            lines.append(f"{key} = {value}")
+    values = dataclasses.asdict(settings)
+    server = values.pop("server")
+    lines = [_toml_line(key, value) for key, value in values.items()]
+    lines += ["", "[server]"] + [_toml_line(key, value) for key, value in server.items()]
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _toml_line(key: str, value: Any) -> str:
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{key} = "{escaped}"'
+    if isinstance(value, bool):
+        return f"{key} = {'true' if value else 'false'}"
+    return f"{key} = {value}"
