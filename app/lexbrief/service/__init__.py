@@ -6,6 +6,7 @@ complete; a failure or a cancel leaves the database as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 from lexbrief.cancel import NEVER, CancelToken
 from lexbrief.costs.compare import CostComparison
 from lexbrief.engine.contract import Engine
+from lexbrief.engine.server.client import ServerConfig
 from lexbrief.errors import UserFacingError
 from lexbrief.machine.telemetry.run import RunRecord
 from lexbrief.model_files.resolve import ResolvedModel, resolve_model
@@ -22,6 +24,7 @@ from lexbrief.read import Limits, load_document
 from lexbrief.read.document import Document
 from lexbrief.read.ocr import OcrOptions, OcrProgress
 from lexbrief.service.accounting import Accountant
+from lexbrief.service.server import SERVER_SPEC, is_server_spec, server_config, server_spec
 from lexbrief.settings import load_settings
 from lexbrief.store import Store
 from lexbrief.summarize.pipeline import Observer, Pipeline, PipelineSettings, Progress, Summary
@@ -66,6 +69,16 @@ def llama_engine(model: ResolvedModel) -> Engine:
     return engine
 
 
+def server_record(engine: Engine) -> dict[str, str]:
+    """A server run's parameters: where, which served model, its fingerprint (no key)."""
+    extra = engine.info.extra
+    if "server_url" not in extra:
+        return {}
+    return {"server_url": extra["server_url"], "server_kind": extra["server_kind"],
+            "served_model": extra["served_model"], "model_fingerprint": extra["fingerprint"],
+            "server_build": extra.get("build", "")}
+
+
 def grounding_record(summary: Summary) -> dict[str, Any]:
     """What the store keeps beside the text to show how the summary was checked."""
     return {"kind_note": summary.kind_note, "template": summary.template.name,
@@ -77,11 +90,22 @@ def grounding_record(summary: Summary) -> dict[str, Any]:
             "draft": summary.draft}
 
 
+@dataclass(frozen=True)
+class ModelRef:
+    """The model a summary is made with, as stored and shown: a GGUF file here, or a model on
+    a server (`spec` is then `server:<url>`, `sha256` the server's fingerprint)."""
+
+    name: str  # the file's name, or the served model's
+    spec: str  # the file's path, or server:<url> (what a queue job records)
+    source: str  # "--model", "active model", "embedded", "starter", "server"
+    sha256: str = ""  # filled once known (hashing a file takes a moment)
+
+
 @dataclass
 class Outcome:
     summary_id: int
     summary: Summary
-    model: ResolvedModel
+    model: ModelRef
     model_sha256: str
     # What the hardware did and what it cost (lexbrief.machine.telemetry / lexbrief.costs).
     run: RunRecord | None = None
@@ -116,8 +140,10 @@ class Outcome:
                 "prompt_tokens_per_second": round(s.usage.prompt_tokens_per_second, 1),
                 "generation_tokens_per_second": round(s.usage.generation_tokens_per_second, 1),
             },
-            "model": {"name": self.model.path.name, "sha256": self.model_sha256,
-                      "source": self.model.source},
+            "model": {"name": self.model.name, "sha256": self.model_sha256,
+                      "source": self.model.source,
+                      **({"server": self.model.spec.removeprefix(SERVER_SPEC)}
+                         if self.model.source == "server" else {})},
             "hardware": self.run.as_dict() if self.run else None,
             "cost": (self.cost.as_dict() if self.cost
                      else {"error": self.cost_error} if self.cost_error else None),
@@ -141,13 +167,30 @@ class Summarizer:
     def __init__(self, store: Store, *, model: str | None = None,
                  engine_factory: EngineFactory = llama_engine,
                  pipeline_settings: PipelineSettings | None = None,
-                 sampler: Any = None) -> None:
+                 sampler: Any = None, server: ServerConfig | None = None) -> None:
+        """`model`: a GGUF path, or a `server:<url>` spec; `server`: summarize on that server
+        (a spec without one reads the [server] settings and the key from the environment)."""
         self.store = store
         self.sampler = sampler  # a running telemetry Sampler to share (the window's), or None
-        self.model = resolve_model(model)
-        self._engine_factory = engine_factory
+        if server is None and is_server_spec(model):
+            server = server_config(model)
+        self.server = server
         self._engine: Engine | None = None
         self._model_sha256: str | None = None
+        if server is not None:
+            from lexbrief.engine.server.engine import ServerEngine
+
+            engine = ServerEngine(server)  # asks the server now: unreachable = exit 4 here
+            self._engine = engine
+            self._model_sha256 = engine.info.extra["fingerprint"]
+            self.model = ModelRef(engine.info.name, server_spec(server.url), "server",
+                                  self._model_sha256)
+            self._resolved: ResolvedModel | None = None
+        else:
+            self._resolved = resolve_model(model)
+            self.model = ModelRef(self._resolved.path.name, str(self._resolved.path),
+                                  self._resolved.source)
+        self._engine_factory = engine_factory
         self.last_checkpoints: Any = None  # the last run's StoreCheckpoints (counts, overhead)
         self.templates = load_templates()
         user = load_settings()
@@ -157,7 +200,8 @@ class Summarizer:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = self._engine_factory(self.model)
+            assert self._resolved is not None  # a server engine is made in __init__
+            self._engine = self._engine_factory(self._resolved)
         return self._engine
 
     def template(self, name: str, document: Document) -> tuple[Template, str]:
@@ -183,7 +227,9 @@ class Summarizer:
     @property
     def model_sha256(self) -> str:
         if self._model_sha256 is None:
-            self._model_sha256 = self.store.model_sha256(self.model.path)
+            assert self._resolved is not None
+            self._model_sha256 = self.store.model_sha256(self._resolved.path)
+            self.model = dataclasses.replace(self.model, sha256=self._model_sha256)
         return self._model_sha256
 
     def summarize_document(self, document: Document, *, template: str = "auto",
@@ -201,7 +247,8 @@ class Summarizer:
                 document, chosen, observer=observer, cancel=cancel, kind_note=kind_note,
                 checkpoints=checkpoints)
         cancel.check()
-        account = accountant.settle(monitor, summary.usage)
+        account = accountant.settle(
+            monitor, summary.usage, remote=engine.info.extra.get("server_url"))
         self.last_checkpoints = checkpoints
         if checkpoints.reused:
             log.info("%s: resumed with %d step(s) from checkpoints (%.1f s of model time "
@@ -212,12 +259,13 @@ class Summarizer:
                       "title": document.title, "pages": document.page_count,
                       "pagination": document.pagination, "size": document.size},
             summary={
-                "model_name": self.model.path.name, "model_sha256": self._model_sha256,
+                "model_name": self.model.name, "model_sha256": self.model_sha256,
                 "template": chosen.name,
                 "parameters": {**self.pipeline_settings.as_dict(),
                                "context_length": engine.info.context_length,
                                "threads": engine.info.threads,
-                               "gpu_layers": engine.info.gpu_layers},
+                               "gpu_layers": engine.info.gpu_layers,
+                               **server_record(engine)},
                 "text": summary.text,
                 "citations": [p.as_dict() for p in summary.points],
                 "coverage": summary.coverage.as_dict(),
@@ -229,7 +277,7 @@ class Summarizer:
                 "generation_seconds": summary.usage.generation_seconds,
                 "wall_seconds": summary.wall_seconds,
             },
-            run_record=account.ledger_row(document.name, self.model.path.name),
+            run_record=account.ledger_row(document.name, self.model.name),
             job=job,
         )
         log.info("stored summary #%d of %s (%d chunks, %.1f s)", summary_id, document.name,

@@ -12,6 +12,7 @@ A broken pricing file never stops a summary: the run is recorded without a cost 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from lexbrief.costs.ledger import ledger_row
 from lexbrief.costs.pricing import Pricing, PricingError, load_pricing
 from lexbrief.engine.contract import Usage
 from lexbrief.errors import UserFacingError
-from lexbrief.machine.telemetry.run import RunMonitor, RunRecord
+from lexbrief.machine.telemetry.run import EnergyRecord, RunMonitor, RunRecord
 from lexbrief.machine.telemetry.sampler import Sampler
 from lexbrief.settings import Settings, load_settings
 
@@ -57,8 +58,17 @@ class Accountant:
         power_model = self.pricing.power_model if self.pricing else None
         return RunMonitor(self.sampler, power_model=power_model)
 
-    def settle(self, monitor: RunMonitor, usage: Usage) -> RunAccount:
+    def settle(self, monitor: RunMonitor, usage: Usage, *,
+               remote: str | None = None) -> RunAccount:
+        """`remote`: the server the model ran on. Its energy cannot be measured from here, so
+        it is unknown (never this computer's idle watts, never 0), and so is the local cost;
+        the cloud price of the same tokens is still given."""
         record = monitor.record(usage)
+        if remote:
+            record = dataclasses.replace(record, energy=EnergyRecord(
+                wh=None, estimated=False,
+                method=f"the model ran on the server at {remote}, whose energy LexBrief "
+                       "cannot measure from this computer"))
         cost, error = None, self.error
         if self.pricing is not None and error is None:
             try:

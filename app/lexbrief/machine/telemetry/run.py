@@ -68,6 +68,8 @@ class EnergyRecord:
 
     @property
     def label(self) -> str:
+        if self.wh is None:
+            return "unknown"
         return "estimated" if self.estimated else "measured"
 
 

@@ -36,6 +36,14 @@ def register(subparsers: Any) -> None:
                    help="auto (default), general, contract, court_opinion, legislation, or one "
                         "of your own")
     p.add_argument("-m", "--model", help="GGUF model file (default: the active or starter model)")
+    p.add_argument("--server", metavar="URL",
+                   help="summarize on a llama-server or vLLM server (e.g. http://gpu-box:8080) "
+                        "instead of this computer; default: the [server] url of settings.toml")
+    p.add_argument("--local", action="store_true",
+                   help="summarize on this computer even when settings.toml names a server")
+    p.add_argument("--api-key-env", metavar="VAR",
+                   help="environment variable holding the server's API key (never the key "
+                        "itself on the command line)")
     p.add_argument("--password", help="password of an encrypted PDF")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per document (JSON Lines) instead of text")
@@ -150,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     from lexbrief.cancel import NEVER
     from lexbrief.read import load_document
     from lexbrief.service import Summarizer, ocr_options
+    from lexbrief.service.server import server_config
     from lexbrief.settings import load_settings
     from lexbrief.store import Store
     from lexbrief.store.jobs import Heartbeat, JobQueue, LeaseLost, owner_pid
@@ -163,8 +172,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserFacingError("no supported documents found in the given folder(s).")
     store = Store()
     queue = JobQueue(store)
-    summarizer = Summarizer(store, model=args.model)  # a missing model: exit 4, nothing queued
-    model = str(summarizer.model.path)
+    server = None if args.local or args.model else server_config(
+        args.server, api_key_env=args.api_key_env)
+    # a missing model or an unreachable server: exit 4, nothing queued
+    summarizer = Summarizer(store, model=args.model, server=server)
+    model = summarizer.model.spec
     summarizers: dict[str | None, Summarizer] = {model: summarizer}
     limits = Limits(max_pages=args.max_pages)
     out_dir = args.out if args.out and (args.out.is_dir() or len(files) > 1) else None

@@ -623,7 +623,7 @@ def _footer(outcome: Any) -> str:
             f"{counts['kept']} kept, {counts['marked']} marked, {counts['removed']} removed · "
             f"abstract {s.abstract.found}/{len(s.abstract.fields)} fields found · "
             f"{u.prompt_tokens} prompt + {u.completion_tokens} generated tokens · "
-            f"{run_text(outcome.run, s.wall_seconds)} · {outcome.model.path.name}"
+            f"{run_text(outcome.run, s.wall_seconds)} · {outcome.model.name}"
             + "".join(f" · {note}" for note in ocr_notes(s.coverage.as_dict())))
 
 
