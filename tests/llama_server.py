@@ -152,7 +152,7 @@ def _health(base_url: str, timeout: float) -> int | None:
 def start(model: Path | None = None, *, parallel: int = 1, ctx_per_slot: int = 2048,
           api_key: str | None = None, threads: int = 2, extra_args: Sequence[str] = (),
           ready_timeout: float = 60.0, binary: Path | None = None,
-          log_path: Path | None = None) -> RunningServer:
+          log_path: Path | None = None, port: int | None = None) -> RunningServer:
     """Start llama-server and wait until it is ready; the caller stops it (see llama_server)."""
     if parallel < 1 or ctx_per_slot < 1:
         raise ValueError("parallel and ctx_per_slot must be at least 1")
@@ -164,8 +164,9 @@ def start(model: Path | None = None, *, parallel: int = 1, ctx_per_slot: int = 2
         log_path = Path(name)
     # llama.cpp reads LLAMA_ARG_* variables as defaults for its options: none from our shell.
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLAMA_ARG_")}
-    for attempt in range(3):
-        port = free_port()
+    fixed = port
+    for attempt in range(1 if fixed else 3):
+        port = fixed or free_port()
         command = [str(program), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
                    "-np", str(parallel), "-c", str(ctx_per_slot * parallel),
                    "--threads", str(threads), *(["--api-key", api_key] if api_key else []),
@@ -178,7 +179,7 @@ def start(model: Path | None = None, *, parallel: int = 1, ctx_per_slot: int = 2
         try:
             _wait_ready(server, ready_timeout)
         except _PortTaken:
-            if attempt == 2:
+            if fixed or attempt == 2:
                 raise LlamaServerError("llama-server found no free port in 3 tries; log "
                                        f"{log_path}:\n" + server.log_tail()) from None
             continue

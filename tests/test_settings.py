@@ -24,9 +24,9 @@ def test_settings_round_trip_with_a_server_table(lexbrief_home: Path) -> None:
 
 def test_a_wrong_type_in_the_server_table_is_a_clear_error(lexbrief_home: Path) -> None:
     lexbrief_home.mkdir(parents=True, exist_ok=True)
-    (lexbrief_home / "settings.toml").write_text('parallel_map = 1\n[server]\nmax_parallel = "four"\n',
-                                        encoding="utf-8")
-    with pytest.raises(UserFacingError, match="'server.max_parallel' should be a int"):
+    (lexbrief_home / "settings.toml").write_text(
+        'parallel_map = 1\n[server]\nmax_parallel = "four"\n', encoding="utf-8")
+    with pytest.raises(UserFacingError, match=r"'server\.max_parallel' should be a int"):
         load_settings()
 
 
