@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import llama_cpp
+import numpy as np
 
 from lexbrief.cancel import CancelToken
 from lexbrief.engine.contract import GenerationParams, Usage
@@ -35,6 +36,7 @@ class _Request:
     pos: int = 0  # next position in its sequence
     pending: list[int] = field(default_factory=list)  # prompt tokens still to evaluate
     sampler: Any = None
+    grammar: Any = None  # its grammar sampler, checked after the chain (see _sample_checked)
     generated: list[int] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     admitted_at: float = 0.0
@@ -45,6 +47,8 @@ class _Request:
     max_tokens: int = 0
 
 
+# llama_token_data: {int32 id; float logit; float p}
+_TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
 PREFILL_PIECE = 256  # prompt tokens per step while other sequences generate
 
 
@@ -86,6 +90,11 @@ class NativeDecoder:
         self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self.held: dict[int, list[int]] = {}  # tokens each sequence holds in the cache
         self._piece = ctypes.create_string_buffer(256)
+        # Candidates for grammar-checked sampling: every token's logit, filled per step.
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
+        self._ids = np.arange(self.n_vocab, dtype=np.int32)
+        self._candidates = np.zeros(self.n_vocab, dtype=_TOKEN_DATA)
+        self._one = np.zeros(1, dtype=_TOKEN_DATA)
 
     def close(self) -> None:
         if self.ctx:
@@ -98,17 +107,20 @@ class NativeDecoder:
         n = llama_cpp.llama_token_to_piece(self.vocab, token, self._piece, 256, 0, False)
         return self._piece.raw[:n] if n > 0 else b""
 
+    def _grammar(self, params: GenerationParams) -> Any:
+        if not params.grammar:
+            return None
+        grammar = llama_cpp.llama_sampler_init_grammar(
+            self.vocab, params.grammar.encode("utf-8"), b"root")
+        if not grammar:
+            raise ValueError("llama.cpp rejected the grammar (GBNF syntax error)")
+        return grammar
+
     def _sampler(self, params: GenerationParams) -> Any:
+        """The sampler chain without the grammar (that one is checked apart, after it)."""
         chain = llama_cpp.llama_sampler_chain_init(
             llama_cpp.llama_sampler_chain_default_params())
         add = llama_cpp.llama_sampler_chain_add
-        if params.grammar:
-            grammar = llama_cpp.llama_sampler_init_grammar(
-                self.vocab, params.grammar.encode("utf-8"), b"root")
-            if not grammar:
-                llama_cpp.llama_sampler_free(chain)
-                raise ValueError("llama.cpp rejected the grammar (GBNF syntax error)")
-            add(chain, grammar)
         if params.repeat_penalty != 1.0:
             add(chain, llama_cpp.llama_sampler_init_penalties(
                 llama_cpp.llama_vocab_n_tokens(self.vocab), 64, params.repeat_penalty, 0.0, 0.0))
@@ -225,6 +237,7 @@ class NativeDecoder:
 
     def _admit(self, request: _Request, shared: int) -> None:
         request.admitted_at = time.perf_counter()
+        request.grammar = self._grammar(request.params)
         request.sampler = self._sampler(request.params)
         request.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         seq = request.seq
@@ -249,7 +262,10 @@ class NativeDecoder:
         now = time.perf_counter()
         if request.first_at is None:
             request.first_at = now
-        token = llama_cpp.llama_sampler_sample(request.sampler, self.ctx, request.logits_at)
+        if request.grammar is None:
+            token = llama_cpp.llama_sampler_sample(request.sampler, self.ctx, request.logits_at)
+        else:
+            token = self._sample_checked(request)
         done = None
         if cancel.cancelled or request.stop.cancelled:
             done = "cancelled"
@@ -280,10 +296,49 @@ class NativeDecoder:
         self._release(request)
         finished.append(request)
 
+    def _sample_checked(self, request: _Request) -> int:
+        """Grammar-constrained sampling at nearly the unconstrained speed (llama.cpp's common
+        sampler does the same): sample with the chain alone, then ask the grammar about that
+        one token; only when it is refused, apply the grammar to the whole vocabulary and
+        sample again. Applying a grammar to every token of a 49k-150k vocabulary at every
+        step is what made constrained decoding ~4x slower (docs/BENCHMARKS.md)."""
+        logits = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(self.ctx, request.logits_at), shape=(self.n_vocab,))
+        token = self._apply(request.sampler, logits)
+        one = self._one
+        one["id"], one["logit"], one["p"] = token, 0.0, 0.0
+        single = llama_cpp.llama_token_data_array(
+            data=one.ctypes.data_as(llama_cpp.llama_token_data_p), size=1, selected=-1,
+            sorted=False)
+        llama_cpp.llama_sampler_apply(request.grammar, ctypes.byref(single))
+        if not np.isfinite(one["logit"][0]):  # refused: the grammar first, then the chain
+            token = self._apply(request.sampler, logits, grammar=request.grammar)
+        llama_cpp.llama_sampler_accept(request.grammar, token)
+        llama_cpp.llama_sampler_accept(request.sampler, token)
+        return token
+
+    def _apply(self, chain: Any, logits: Any, *, grammar: Any = None) -> int:
+        candidates = self._candidates
+        candidates["id"] = self._ids
+        candidates["logit"] = logits
+        candidates["p"] = 0.0
+        array = llama_cpp.llama_token_data_array(
+            data=candidates.ctypes.data_as(llama_cpp.llama_token_data_p), size=self.n_vocab,
+            selected=-1, sorted=False)
+        if grammar is not None:
+            llama_cpp.llama_sampler_apply(grammar, ctypes.byref(array))
+        llama_cpp.llama_sampler_apply(chain, ctypes.byref(array))
+        if not 0 <= array.selected < array.size:
+            raise RuntimeError("llama.cpp's sampler chain selected no token")
+        return int(array.data[array.selected].id)  # a sampler may sort (or swap) the data
+
     def _release(self, request: _Request) -> None:
         if request.sampler is not None:
             llama_cpp.llama_sampler_free(request.sampler)
             request.sampler = None
+        if request.grammar is not None:
+            llama_cpp.llama_sampler_free(request.grammar)
+            request.grammar = None
         # The generated tail is not worth keeping; the prompt stays for the next request.
         if request.seq >= 0 and request.seq != 0:
             self._forget(request.seq)

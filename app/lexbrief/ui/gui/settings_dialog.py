@@ -1,5 +1,6 @@
-"""Settings, persisted in settings.toml: threads, GPU layers, context, chunk size, electricity
-price, the cloud model to compare with, and where the data lives."""
+"""Settings, persisted in settings.toml: where the model runs (this computer or a server), threads,
+GPU layers, context, chunk size, electricity price, the cloud model to compare with, and where the
+data lives."""
 
 from __future__ import annotations
 
@@ -37,6 +38,33 @@ class SettingsDialog(QDialog):
         self.settings = load_settings()
         s = self.settings
         form = QFormLayout(self)
+
+        # Where the model runs: this computer, or the firm's server (docs/SCALE-OUT.md).
+        self.engine = QComboBox()
+        self.engine.addItem("this computer", "local")
+        self.engine.addItem("a server (llama-server or vLLM)", "server")
+        self.engine.setCurrentIndex(1 if s.server.url else 0)
+        form.addRow("Engine", self.engine)
+        self.server_url = QLineEdit(s.server.url)
+        self.server_url.setPlaceholderText("https://gpu-box.firm.local:8080")
+        form.addRow("Server address", self.server_url)
+        self.server_key_env = QLineEdit(s.server.api_key_env)
+        self.server_key_env.setPlaceholderText("e.g. LEXBRIEF_SERVER_KEY (none if empty)")
+        self.server_key_env.setToolTip("The environment variable that holds the server's API "
+                                       "key. The key itself is never saved.")
+        form.addRow("API key variable", self.server_key_env)
+        self.server_ca = QLineEdit(s.server.ca_bundle)
+        self.server_ca.setPlaceholderText("the system's certificates")
+        form.addRow("CA certificates", self.server_ca)
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QLabel("")
+        self.test_result.setWordWrap(True)
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result, 1)
+        form.addRow("", test_row)
+        self.engine.currentIndexChanged.connect(self._engine_changed)
 
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
@@ -118,6 +146,58 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         self._new_folder: Path | None = None
+        self._engine_changed()
+
+    def _engine_changed(self) -> None:
+        on_server = self.engine.currentData() == "server"
+        server_widgets: list[QWidget] = [self.server_url, self.server_key_env, self.server_ca,
+                                         self.test_button]
+        local_widgets: list[QWidget] = [self.threads, self.gpu, self.context]
+        for widget in server_widgets:
+            widget.setEnabled(on_server)
+        for widget in local_widgets:  # what a server decides for itself
+            widget.setEnabled(not on_server)
+
+    def test_connection(self) -> None:
+        """Ask the server (in the background) what it serves: model, context, slots."""
+        from lexbrief.ui.gui.tasks import run_in_background
+
+        url = self.server_url.text().strip()
+        if not url:
+            self.test_result.setText("Give the server's address first.")
+            return
+        key_env = self.server_key_env.text().strip()
+        ca = self.server_ca.text().strip()
+        self.test_button.setEnabled(False)
+        self.test_result.setText(f"Asking {url}…")
+
+        def ask() -> str:
+            import os
+
+            from lexbrief.engine.server.client import ServerConfig, ServerError
+            from lexbrief.engine.server.engine import ServerEngine
+
+            key = os.environ.get(key_env) if key_env else None
+            if key_env and not key:
+                raise ServerError(f"the environment variable {key_env} is not set")
+            engine = ServerEngine(ServerConfig(url=url, api_key=key, ca_bundle=ca))
+            try:
+                info = engine.info
+                return (f"Connected: {engine.kind} serving {info.name}, "
+                        f"{info.context_length:,} tokens of context per request, "
+                        f"{engine.slots} slot(s).")
+            finally:
+                engine.close()
+
+        def done(text: str) -> None:
+            self.test_button.setEnabled(True)
+            self.test_result.setText(text)
+
+        def failed(message: str) -> None:
+            self.test_button.setEnabled(True)
+            self.test_result.setText(f"Not connected: {message}")
+
+        run_in_background(ask, done, failed)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Data folder", self.folder.text())
@@ -137,6 +217,10 @@ class SettingsDialog(QDialog):
         s.electricity_price_per_kwh = self.price.value()
         s.currency = self.currency.text().strip().upper() or "USD"
         s.cloud_model = str(self.cloud.currentData())
+        on_server = self.engine.currentData() == "server"
+        s.server.url = self.server_url.text().strip() if on_server else ""
+        s.server.api_key_env = self.server_key_env.text().strip()
+        s.server.ca_bundle = self.server_ca.text().strip()
         return s
 
     def save(self) -> None:
