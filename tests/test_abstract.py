@@ -123,3 +123,37 @@ def test_cuad_scoring_counts_hits_misses_and_false_positives() -> None:
                if r["file"] == "01_service_gpaq.pdf" and r["field"] == "expiration")
     assert row["correct"] and row["value"] == "December 31, 2028" and row["page_ok"]
     assert fields_table(result).splitlines()[-1].split()[:4] == ["all", "19", "19", "19"]
+
+
+def _contract(pages: list[str]) -> Document:
+    from lexbrief.read.document import Page
+
+    return Document(path=Path("agreement.txt"), kind="txt",
+                    pages=[Page(i, text) for i, text in enumerate(pages, 1)], sha256="0" * 64,
+                    size=sum(map(len, pages)))
+
+
+def test_a_blank_date_in_a_template_is_shown_as_blank_not_guessed() -> None:
+    document = _contract([
+        "TRADEMARK LICENSE AGREEMENT\n\nThis TRADEMARK LICENSE AGREEMENT (the “Agreement”) is "
+        "effective as of the [·] day of [·], 2019 (“Effective Date”) between Alpha LLC and "
+        "Beta Inc. The parties agree as follows.",
+        "TRANSITION SERVICES AGREEMENT (the “Services Agreement”) dated as of [•], 2020, "
+        "between Gamma Holdings Inc. and Delta Corp."])
+    abstract = extract_abstract("contract", document, SourceText(document))
+    _assert_quotes_on_their_pages(document, abstract)
+    values = {f.name: f.value for f in abstract.fields}
+    assert values["effective_date"] == "[·] day of [·], 2019"
+    assert values["agreement_date"] == "[•], 2020"
+
+
+def test_an_agreement_after_cover_pages_still_gives_its_date() -> None:
+    cover = "Source: EXAMPLE INC., 10-K, 5/5/2017. THIS EXHIBIT HAS BEEN REDACTED. " * 3
+    document = _contract([cover, cover, cover,
+                          "THIS AGREEMENT (this “Agreement”), dated December 30, 2016 (the "
+                          "“Effective Date”), is BETWEEN Alpha Inc. AND Beta AG.",
+                          *["The Supplier shall deliver the goods on time."] * 8])
+    abstract = extract_abstract("contract", document, SourceText(document))
+    effective = abstract.get("effective_date")
+    assert effective is not None and effective.value == "December 30, 2016"
+    assert effective.page == 4

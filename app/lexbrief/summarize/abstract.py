@@ -25,8 +25,13 @@ from lexbrief.summarize.source_text import SourceText, Span
 _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|"
           r"December|Jan\.?|Feb\.?|Mar\.?|Apr\.?|Jun\.?|Jul\.?|Aug\.?|Sept?\.?|Oct\.?|Nov\.?|"
           r"Dec\.?)")
+# A blank a template leaves for the date ("[•], 2020", "[·] day of [·], 2019"): shown as it
+# stands, so the lawyer sees the copy is unsigned rather than a guessed date.
+_BLANK = r"\[[^\]\w]{1,7}\]"
 DATE = re.compile(
-    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"
+    rf"{_BLANK}\s+day\s+of\s+(?:{_BLANK}|{_MONTH}),?\s+\d{{4}}\b"
+    rf"|(?:{_MONTH}\s+)?{_BLANK},?\s+\d{{4}}\b"
+    rf"|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"
     rf"|\b\d{{1,2}}\s*(?:st|nd|rd|th|t\s?h|s\s?t)?\s+(?:day\s+of\s+)?{_MONTH},?\s+\d{{4}}\b"
     r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b", re.I)
 MONEY = re.compile(r"(?:US\$|\$|USD\s?|€|EUR\s?|£)\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|"
@@ -121,17 +126,21 @@ def _first(pattern: str, value: Callable[[str, re.Match[str]], str | None] | Non
 
     def find(document: Document, sentences: list[_Sentence]) -> tuple[str, _Sentence] | None:
         n = document.page_count
-        scope = {"all": range(1, n + 1), "first": range(1, min(n, 2) + 1),
-                 "last": range(max(1, n - 1), n + 1)}[where]
-        for sentence in sentences:
-            if sentence.page not in scope:
-                continue
-            match = rx.search(sentence.text)
-            if match is None or (bad is not None and bad.search(sentence.text)):
-                continue
-            shown = value(sentence.text, match) if value else sentence.text
-            if shown:
-                return shown, sentence
+        scopes = {"all": [range(1, n + 1)],
+                  # the opening: the first two pages, else (cover pages, an exhibit's filing
+                  # header before the agreement itself) the first third of the document
+                  "first": [range(1, min(n, 2) + 1), range(3, max(2, n // 3) + 1)],
+                  "last": [range(max(1, n - 1), n + 1)]}[where]
+        for scope in scopes:
+            for sentence in sentences:
+                if sentence.page not in scope:
+                    continue
+                match = rx.search(sentence.text)
+                if match is None or (bad is not None and bad.search(sentence.text)):
+                    continue
+                shown = value(sentence.text, match) if value else sentence.text
+                if shown:
+                    return shown, sentence
         return None
 
     return find
