@@ -45,6 +45,8 @@ from lexbrief.summarize.templates import detect_kind, load_templates  # noqa: E4
 
 from llama_server import llama_server  # noqa: E402
 
+CONFIGS = ("in-process-4", "in-process-1", "server-1", "server-2", "server-4",
+           "server-4-documents-4")
 DOCS = [ROOT / "tests" / "fixtures" / "documents" / name for name in (
     "court-order-ca7.pdf", "contract-service-reynolds.pdf", "nda-mutual-bonterms.docx",
     "court-filing.docx")]
@@ -102,6 +104,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="GGUF (default: the starter)")
     parser.add_argument("--docs", type=Path, nargs="*", default=DOCS)
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=CONFIGS,
+                        help="which configurations to run (in-process-4 is the reference)")
     args = parser.parse_args()
     from lexbrief.engine.llama_cpp.engine import LlamaCppEngine
     from lexbrief.engine.server.client import ServerConfig
@@ -118,31 +122,35 @@ def main() -> int:
         "runs": {}}
     runs = result["runs"]
     local = LlamaCppEngine(model, threads=2)
-    for width in (4, 1):
-        print(f"in-process, parallel map {width}", file=sys.stderr, flush=True)
-        runs[f"in-process map {width}"] = run_documents(
-            local, documents, PipelineSettings(parallel_map=width))
     context = local.info.context_length
+    for width in (4, 1):
+        if f"in-process-{width}" in args.configs:
+            print(f"in-process, parallel map {width}", file=sys.stderr, flush=True)
+            runs[f"in-process map {width}"] = run_documents(
+                local, documents, PipelineSettings(parallel_map=width))
     local.close()
-    for slots in (1, 2, 4):
+    for config in args.configs:
+        if not config.startswith("server"):
+            continue
+        slots = int(config.split("-")[1])
+        at_once = int(config.split("-")[3]) if config.endswith("documents-4") else 1
+        # A fresh server each time: llama-server keeps prompts cached, and a run after
+        # another over the same documents would read them from its cache.
         with llama_server(model, parallel=slots, ctx_per_slot=context, threads=2) as server:
             engine = ServerEngine(ServerConfig(url=server.base_url, max_parallel=slots))
-            print(f"llama-server, {slots} slot(s)", file=sys.stderr, flush=True)
+            label = (f"server {slots} slot{'s' if slots > 1 else ''}"
+                     + (f", {at_once} documents at once" if at_once > 1 else ""))
+            print(label, file=sys.stderr, flush=True)
             clock = ClientClock(engine) if slots == 1 else None
-            runs[f"server {slots} slots"] = run_documents(
-                clock or engine, documents, PipelineSettings(parallel_map=slots))
+            runs[label] = run_documents(clock or engine, documents,
+                                        PipelineSettings(parallel_map=slots), at_once=at_once)
             if clock is not None:
-                runs["server 1 slot"] = runs.pop("server 1 slots")
-                runs["server 1 slot"]["client_overhead"] = {
+                runs[label]["client_overhead"] = {
                     "requests": clock.requests,
                     "client_seconds": round(clock.client_seconds, 2),
                     "server_seconds": round(clock.server_seconds, 2),
                     "share_of_wall": round(
                         (clock.client_seconds - clock.server_seconds) / clock.client_seconds, 4)}
-            if slots == 4:
-                print("llama-server, 4 slots, 4 documents at once", file=sys.stderr, flush=True)
-                runs["server 4 slots, 4 documents at once"] = run_documents(
-                    engine, documents, PipelineSettings(parallel_map=4), at_once=4)
             engine.close()
     reference = runs["in-process map 4"]["wall_s"]
     for run in runs.values():

@@ -32,6 +32,8 @@ class ServerSettings:
 @dataclass
 class Settings:
     active_model: str = ""  # path of the GGUF to use; empty = the bundled starter
+    # A smaller GGUF that reads the document (map step) while active_model writes (issue 17)
+    reader_model: str = ""
     threads: int = 0  # 0 = physical cores
     gpu_layers: int = GPU_LAYERS_AUTO  # or GPU_LAYERS_ALL, 0 = CPU only, N layers
     context_length: int = 0  # 0 = the model's trained context, capped at 8192

@@ -107,6 +107,7 @@ class Outcome:
     summary: Summary
     model: ModelRef
     model_sha256: str
+    reader: ModelRef | None = None  # the model that read the document, when not `model`
     # What the hardware did and what it cost (lexbrief.machine.telemetry / lexbrief.costs).
     run: RunRecord | None = None
     cost: CostComparison | None = None
@@ -140,6 +141,8 @@ class Outcome:
                 "prompt_tokens_per_second": round(s.usage.prompt_tokens_per_second, 1),
                 "generation_tokens_per_second": round(s.usage.generation_tokens_per_second, 1),
             },
+            "reader_model": ({"name": self.reader.name, "sha256": self.reader.sha256}
+                             if self.reader else None),
             "model": {"name": self.model.name, "sha256": self.model_sha256,
                       "source": self.model.source,
                       **({"server": self.model.spec.removeprefix(SERVER_SPEC)}
@@ -167,9 +170,12 @@ class Summarizer:
     def __init__(self, store: Store, *, model: str | None = None,
                  engine_factory: EngineFactory = llama_engine,
                  pipeline_settings: PipelineSettings | None = None,
-                 sampler: Any = None, server: ServerConfig | None = None) -> None:
+                 sampler: Any = None, server: ServerConfig | None = None,
+                 reader_model: str | None = None) -> None:
         """`model`: a GGUF path, or a `server:<url>` spec; `server`: summarize on that server
-        (a spec without one reads the [server] settings and the key from the environment)."""
+        (a spec without one reads the [server] settings and the key from the environment).
+        `reader_model`: a smaller GGUF that reads the document (the map step) while `model`
+        writes the overview (issue 17); default: the settings' reader_model, else none."""
         self.store = store
         self.sampler = sampler  # a running telemetry Sampler to share (the window's), or None
         if server is None and is_server_spec(model):
@@ -191,9 +197,16 @@ class Summarizer:
             self.model = ModelRef(self._resolved.path.name, str(self._resolved.path),
                                   self._resolved.source)
         self._engine_factory = engine_factory
+        user = load_settings()
+        reader_model = user.reader_model if reader_model is None else reader_model
+        self._reader_resolved = resolve_model(reader_model) if reader_model and not server \
+            else None
+        self.reader = (ModelRef(self._reader_resolved.path.name,
+                                str(self._reader_resolved.path), "reader")
+                       if self._reader_resolved else None)
+        self._reader_engine: Engine | None = None
         self.last_checkpoints: Any = None  # the last run's StoreCheckpoints (counts, overhead)
         self.templates = load_templates()
-        user = load_settings()
         self.pipeline_settings = pipeline_settings or PipelineSettings(
             max_chunk_tokens=user.max_chunk_tokens, parallel_map=max(1, user.parallel_map))
 
@@ -203,6 +216,20 @@ class Summarizer:
             assert self._resolved is not None  # a server engine is made in __init__
             self._engine = self._engine_factory(self._resolved)
         return self._engine
+
+    @property
+    def reader_engine(self) -> Engine | None:
+        """The reading model's engine, loaded once beside the writer's; None: one model."""
+        if self._reader_resolved is not None and self._reader_engine is None:
+            self._reader_engine = self._engine_factory(self._reader_resolved)
+        return self._reader_engine
+
+    def _reader_record(self) -> dict[str, Any]:
+        if self.reader is None or self._reader_engine is None:
+            return {}
+        info = self._reader_engine.info
+        return {"reader_model": self.reader.name, "reader_model_sha256": self.reader.sha256,
+                "reader_context_length": info.context_length, "reader_threads": info.threads}
 
     def template(self, name: str, document: Document) -> tuple[Template, str]:
         """The template to use, and the sentence saying which kind of document was assumed."""
@@ -226,10 +253,18 @@ class Summarizer:
 
     @property
     def model_sha256(self) -> str:
+        """The writer's sha256; with a reading model, both: `writer+reader` (the map notes and
+        the stored summary depend on both, so history and checkpoints match both)."""
         if self._model_sha256 is None:
             assert self._resolved is not None
-            self._model_sha256 = self.store.model_sha256(self._resolved.path)
-            self.model = dataclasses.replace(self.model, sha256=self._model_sha256)
+            digest = self.store.model_sha256(self._resolved.path)
+            self.model = dataclasses.replace(self.model, sha256=digest)
+            if self._reader_resolved is not None:
+                reader = self.store.model_sha256(self._reader_resolved.path)
+                assert self.reader is not None
+                self.reader = dataclasses.replace(self.reader, sha256=reader)
+                digest = f"{digest}+{reader}"
+            self._model_sha256 = digest
         return self._model_sha256
 
     def summarize_document(self, document: Document, *, template: str = "auto",
@@ -243,7 +278,9 @@ class Summarizer:
         accountant = Accountant(sampler=self.sampler)
         checkpoints = self.store.checkpoints(document.sha256, self.model_sha256)
         with (monitor := accountant.monitor()):
-            summary = Pipeline(monitor.wrap(engine), self.pipeline_settings).run(
+            reader = self.reader_engine
+            summary = Pipeline(monitor.wrap(engine), self.pipeline_settings,
+                               reader=monitor.wrap(reader) if reader else None).run(
                 document, chosen, observer=observer, cancel=cancel, kind_note=kind_note,
                 checkpoints=checkpoints)
         cancel.check()
@@ -265,7 +302,7 @@ class Summarizer:
                                "context_length": engine.info.context_length,
                                "threads": engine.info.threads,
                                "gpu_layers": engine.info.gpu_layers,
-                               **server_record(engine)},
+                               **server_record(engine), **self._reader_record()},
                 "text": summary.text,
                 "citations": [p.as_dict() for p in summary.points],
                 "coverage": summary.coverage.as_dict(),
@@ -283,4 +320,4 @@ class Summarizer:
         log.info("stored summary #%d of %s (%d chunks, %.1f s)", summary_id, document.name,
                  summary.chunks, summary.wall_seconds)
         return Outcome(summary_id, summary, self.model, self.model_sha256, run=account.record,
-                       cost=account.cost, cost_error=account.cost_error)
+                       cost=account.cost, cost_error=account.cost_error, reader=self.reader)

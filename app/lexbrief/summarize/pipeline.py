@@ -178,8 +178,14 @@ def _shown_sentence(check: SentenceCheck) -> str:
 
 
 class Pipeline:
-    def __init__(self, engine: Engine, settings: PipelineSettings | None = None) -> None:
+    """`engine` writes the overview; `reader` (by default the same engine) reads the document:
+    chunking with its tokenizer, the map step's notes. A small reader is safe because a note
+    whose quote is not on the page is dropped, whoever wrote it (issue 17)."""
+
+    def __init__(self, engine: Engine, settings: PipelineSettings | None = None, *,
+                 reader: Engine | None = None) -> None:
         self.engine = engine
+        self.reader = reader or engine
         self.settings = settings or PipelineSettings()
         self._checkpoints: Checkpoints = NoCheckpoints()
         self._scope = ""
@@ -196,8 +202,8 @@ class Pipeline:
 
     def _room(self, messages: list[Message], output_tokens: int) -> int:
         """Tokens left for material in a prompt, after instructions and the output budget."""
-        overhead = self.engine.count_chat_tokens(messages)
-        return self.engine.info.context_length - overhead - output_tokens - 16
+        overhead = self.reader.count_chat_tokens(messages)
+        return self.reader.info.context_length - overhead - output_tokens - 16
 
     def chunk_budget(self, template: Template) -> int:
         room = self._room(self._messages(template, self._map_prompt(template, "pages 1–2", ""),
@@ -207,15 +213,15 @@ class Pipeline:
     def _map_params(self) -> GenerationParams:
         return dataclasses.replace(
             self.settings.sampling, max_tokens=self.settings.map_tokens,
-            grammar=NOTES_GRAMMAR if self.engine.abilities.grammar else None)
+            grammar=NOTES_GRAMMAR if self.reader.abilities.grammar else None)
 
     # -- run ----------------------------------------------------------------------------------
     def checkpoint_scope(self, template: Template, budget: int) -> str:
         """What a step's notes depend on besides the document and the model."""
         settings = {k: v for k, v in self.settings.as_dict().items() if k != "parallel_map"}
-        key = {"budget": budget, "context": self.engine.info.context_length,
+        key = {"budget": budget, "context": self.reader.info.context_length,
                "settings": settings, "system": template.system, "map": template.map,
-               "format": NOTES_INSTRUCTION, "grammar": self.engine.abilities.grammar}
+               "format": NOTES_INSTRUCTION, "grammar": self.reader.abilities.grammar}
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
 
     def run(self, document: Document, template: Template, *,
@@ -225,11 +231,11 @@ class Pipeline:
         started = time.perf_counter()
         tracker = _Tracker(observer, started)
         tracker.emit("chunking", "reading the document with the model's tokenizer")
-        count = self.engine.count_tokens
+        count = self.reader.count_tokens
         budget = self.chunk_budget(template)
         self._checkpoints = checkpoints or NoCheckpoints()
         self._scope = self.checkpoint_scope(template, budget)
-        chunks = chunk_document(document, count, self.engine.split_by_tokens, budget)
+        chunks = chunk_document(document, count, self.reader.split_by_tokens, budget)
         coverage = verify_coverage(document, chunks, count)
         if coverage.tokens_dropped:
             raise RuntimeError(f"chunking lost {coverage.tokens_dropped} tokens of {document.name}")
@@ -240,7 +246,7 @@ class Pipeline:
         kept = {c.index: n for c in chunks
                 if (n := self._checkpoints.load(self._scope, _step_key("map", c.text, c.index)))
                 is not None}
-        if self.engine.abilities.batched_chat and self.settings.parallel_map > 1 \
+        if self.reader.abilities.batched_chat and self.settings.parallel_map > 1 \
                 and len(chunks) > 1:
             for reused in sorted(kept):
                 tracker.emit("map", f"chunk {reused + 1} of {len(chunks)}: notes kept from an "
@@ -265,7 +271,8 @@ class Pipeline:
                 replies.append(self._generate(
                     self._messages(template, self._map_prompt(template, chunk.pages_label,
                                                               chunk.text), NOTES_PREFILL),
-                    self._map_params(), "map", observer, cancel, usage, tracker))
+                    self._map_params(), "map", observer, cancel, usage, tracker,
+                    engine=self.reader))
                 self._checkpoints.save(self._scope, _step_key("map", chunk.text, chunk.index),
                                        replies[-1], time.perf_counter() - step_started)
         cancel.check()
@@ -333,7 +340,7 @@ class Pipeline:
         done = 0
         tracker.emit("map", f"reading {len(chunks)} chunks, up to "
                             f"{self.settings.parallel_map} at once")
-        engine = cast(BatchedEngine, self.engine)  # declared by Abilities.batched_chat
+        engine = cast(BatchedEngine, self.reader)  # declared by Abilities.batched_chat
         for index, item in engine.chat_many(requests, cancel, stops=stops,
                                             max_parallel=self.settings.parallel_map):
             if isinstance(item, Usage):
@@ -358,11 +365,11 @@ class Pipeline:
 
     def _generate(self, messages: list[Message], params: GenerationParams, stage: str,
                   observer: Observer, cancel: CancelToken, usage: Usage,
-                  tracker: _Tracker) -> str:
+                  tracker: _Tracker, *, engine: Engine | None = None) -> str:
         pieces: list[str] = []
         guard = _LoopGuard()
         step = _StepCancel(cancel)
-        for item in self.engine.chat(messages, params, step):
+        for item in (engine or self.engine).chat(messages, params, step):
             if isinstance(item, Usage):
                 usage.add(item)
                 tracker.observe(item)

@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
                    help="auto (default), general, contract, court_opinion, legislation, or one "
                         "of your own")
     p.add_argument("-m", "--model", help="GGUF model file (default: the active or starter model)")
+    p.add_argument("--reader-model", metavar="GGUF",
+                   help="a smaller model that reads the document (the notes) while --model "
+                        "writes the overview; default: reader_model in settings.toml")
     p.add_argument("--server", metavar="URL",
                    help="summarize on a llama-server or vLLM server (e.g. http://gpu-box:8080) "
                         "instead of this computer; default: the [server] url of settings.toml")
@@ -175,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
     server = None if args.local or args.model else server_config(
         args.server, api_key_env=args.api_key_env)
     # a missing model or an unreachable server: exit 4, nothing queued
-    summarizer = Summarizer(store, model=args.model, server=server)
+    summarizer = Summarizer(store, model=args.model, server=server,
+                            reader_model=args.reader_model)
     model = summarizer.model.spec
     summarizers: dict[str | None, Summarizer] = {model: summarizer}
     limits = Limits(max_pages=args.max_pages)
