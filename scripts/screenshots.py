@@ -86,12 +86,13 @@ def main() -> int:
     pages = [int(p) for p in __import__("re").findall(r"\[p\. (\d+)\]",
                                                       window.summary.final_markdown)]
     if pages:
-        window.open_page(pages[0])
-        if window._source is not None:
-            window._source.setGeometry(640, 40, 700, 780)
+        window.reader.open_page(pages[0])
+        source = window.reader.source
+        if source is not None:
+            source.setGeometry(640, 40, 700, 780)
         shoot(out, "04-citation-source.png")
-        if window._source is not None:
-            window._source.close()
+        if source is not None:
+            source.close()
     window.tabs.setCurrentWidget(window.hardware)
     pump(5)  # the plots run on after the document ends
     shoot(out, "05-hardware-and-cost.png")

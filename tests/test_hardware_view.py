@@ -15,6 +15,7 @@ from lexbrief.machine.telemetry.samples import GpuSample, Sample
 from lexbrief.machine.telemetry.speed import SpeedMeter
 from lexbrief.paths import resource_dir
 from lexbrief.ui.gui.cost_chart import CostChartView
+from lexbrief.ui.gui.database import Database
 from lexbrief.ui.gui.hardware_view import HardwareView
 from lexbrief.ui.gui.plot import LivePlot, nice_top, time_ticks, value_ticks
 
@@ -36,7 +37,7 @@ def _sample(t: float, *, gpus: tuple[GpuSample, ...] = (), watts: float | None =
 
 @pytest.fixture
 def view(qtbot):  # type: ignore[no-untyped-def]
-    widget = HardwareView()
+    widget = HardwareView(Database())  # its worker thread starts with its first operation
     qtbot.addWidget(widget)
     widget.resize(1000, 700)
     widget.show()

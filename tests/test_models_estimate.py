@@ -52,12 +52,13 @@ def test_licences_in_plain_words() -> None:
 
 @pytest.mark.gui
 def test_the_models_tab_shows_time_memory_licence_and_the_gated_badge(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from lexbrief.ui.gui.database import Database
     from lexbrief.ui.gui.models_view import ModelsView, load_rows
 
     assert COLUMNS[TIME_COLUMN] == "50-page contract"
     rows, machine = load_rows()  # the real catalog, rated on this computer
     assert "CPU cores" in machine
-    view = ModelsView()
+    view = ModelsView(Database())  # its worker thread starts with its first operation
     qtbot.addWidget(view)
     view._show((rows, machine))
     items = {view.list.topLevelItem(i).text(0): view.list.topLevelItem(i)

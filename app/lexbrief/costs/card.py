@@ -6,7 +6,7 @@ import math
 
 from lexbrief.costs.compare import CostComparison
 from lexbrief.machine.telemetry.run import RunRecord
-from lexbrief.machine.telemetry.speed import run_text
+from lexbrief.machine.telemetry.speed import usage_text
 from lexbrief.units import mib_text
 
 
@@ -49,9 +49,9 @@ def hardware_line(record: RunRecord) -> str:
             for g in record.gpus)
     else:
         gpus = "GPU none"
-    return (f"hardware: {run_text(record, record.wall_seconds)} · first token after "
-            f"{_seconds(record.time_to_first_token_seconds)} · read {record.prompt_tokens:,} "
-            f"tok, wrote {record.completion_tokens:,} tok · peak RSS {rss} · {cpu_text} · "
+    run = usage_text(record.prompt_tokens, record.completion_tokens, record, record.wall_seconds)
+    return (f"hardware: {run} · first token after "
+            f"{_seconds(record.time_to_first_token_seconds)} · peak RSS {rss} · {cpu_text} · "
             f"{gpus}")
 
 

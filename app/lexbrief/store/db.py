@@ -247,6 +247,12 @@ class Store:
         return [_row(r) for r in self.db.query(self._SELECT + " ORDER BY s.id DESC LIMIT ?",
                                                [limit])]
 
+    def document_path(self, document_id: int) -> Path | None:
+        """Where the document was last read from (None: not recorded, or no such document)."""
+        row = self.db.execute("SELECT path FROM documents WHERE id = ?",
+                              [document_id]).fetchone()
+        return Path(row[0]) if row and row[0] else None
+
     def counts(self) -> dict[str, int]:
         return {"documents": self.db["documents"].count, "summaries": self.db["summaries"].count}
 

@@ -343,6 +343,8 @@ class Pipeline:
         engine = cast(BatchedEngine, self.reader)  # declared by Abilities.batched_chat
         for index, item in engine.chat_many(requests, cancel, stops=stops,
                                             max_parallel=self.settings.parallel_map):
+            if cancel.cancelled:  # leave now: the chunks still waiting would each be read
+                break
             if isinstance(item, Usage):
                 usage.add(item)
                 tracker.observe(item)

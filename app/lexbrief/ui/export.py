@@ -9,18 +9,17 @@ from pathlib import Path
 from lexbrief.errors import StorageError, UserFacingError
 from lexbrief.paths import create_private
 from lexbrief.store import StoredSummary
+from lexbrief.summarize.stats import coverage_text
 
 FORMATS = ("md", "txt", "docx")
 
 
 def header_lines(summary: StoredSummary) -> list[str]:
-    cov = summary.coverage
     return [
         f"Document: {summary.document_name} ({summary.document_pages} pages, "
         f"sha256 {summary.document_sha256[:12]})",
         f"Model: {summary.model_name} · template: {summary.template} · {summary.created}",
-        f"Coverage: {cov.get('pages_read')}/{cov.get('pages_total')} pages, "
-        f"{cov.get('tokens_read')} tokens read, {cov.get('tokens_dropped')} dropped",
+        f"Coverage: {coverage_text(summary.coverage)}",
     ]
 
 

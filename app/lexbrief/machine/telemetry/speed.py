@@ -101,6 +101,15 @@ def run_text(record: object, seconds: float) -> str:
                       getattr(record, "generation_tokens_per_second", None), seconds)
 
 
+def usage_text(prompt_tokens: int, completion_tokens: int, record: object,
+               seconds: float) -> str:
+    """A finished run's tokens and speed, the one way LexBrief writes them (the CLI's card and
+    the window's footer via lexbrief.summarize.stats, the hardware line of the cost card):
+    "12,345 prompt + 678 generated tokens · reading 121 tok/s · writing 33 tok/s · 95 s"."""
+    return (f"{prompt_tokens:,} prompt + {completion_tokens:,} generated tokens · "
+            f"{run_text(record, seconds)}")
+
+
 def union_seconds(intervals: Iterable[tuple[float, float]]) -> float:
     """Seconds covered by at least one of the (start, end) intervals."""
     total = 0.0

@@ -14,7 +14,6 @@ from typing import Any, TextIO
 
 from lexbrief.errors import Cancelled, ExitCode, UserFacingError
 from lexbrief.read import Limits, expand_inputs
-from lexbrief.summarize.chunking import ocr_notes
 from lexbrief.summarize.pipeline import Observer, Progress
 
 
@@ -132,16 +131,13 @@ def _clock(seconds: float) -> str:
 
 
 def _card(outcome: Any) -> str:
-    from lexbrief.machine.telemetry.speed import run_text
+    from lexbrief.summarize.stats import run_stats, stats_line
 
     s = outcome.summary
-    cov = s.coverage
-    u = s.usage
-    return (f"#{outcome.summary_id} · {cov.pages_read}/{cov.pages_total} pages, "
-            f"{cov.tokens_read} tokens read, {cov.tokens_dropped} dropped · {s.chunks} chunk"
-            f"{'s' if s.chunks != 1 else ''} · {u.prompt_tokens} prompt + {u.completion_tokens} "
-            f"generated tokens · {run_text(outcome.run, s.wall_seconds)}"
-            + "".join(f" · {note}" for note in ocr_notes(cov.as_dict())))
+    return stats_line(f"#{outcome.summary_id}", run_stats(
+        s.coverage.as_dict(), prompt_tokens=s.usage.prompt_tokens,
+        completion_tokens=s.usage.completion_tokens, record=outcome.run,
+        seconds=s.wall_seconds, details=[f"{s.chunks} chunk{'s' if s.chunks != 1 else ''}"]))
 
 
 def _write_private(path: Path, text: str) -> None:

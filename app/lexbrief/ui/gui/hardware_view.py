@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -28,10 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from lexbrief.costs.chart import CostChart
+from lexbrief.machine.telemetry.samples import Sample
 from lexbrief.machine.telemetry.speed import SpeedMeter
+from lexbrief.store import Store
 from lexbrief.ui.gui.cost_chart import CostChartView
+from lexbrief.ui.gui.database import Database
 from lexbrief.ui.gui.plot import WINDOW_SECONDS, LivePlot
-from lexbrief.ui.gui.tasks import run_in_background
+from lexbrief.ui.gui.tasks import on_gui, run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +56,10 @@ def missing_note(unavailable: dict[str, str], *, has_gpu: bool, has_power: bool)
     return text[0].upper() + text[1:] + "."
 
 
-class _SampleRelay(QObject):
-    sample = Signal(object)
-
-
 class HardwareView(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.db = db
         self.cpu = LivePlot("CPU", "%", [("LexBrief", "#1a73e8"),
                                          ("others", "#9aa0a6")], maximum=100)
         self.ram = LivePlot("Memory", "GiB", [("all", "#34a853"),
@@ -111,8 +110,6 @@ class HardwareView(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
 
-        self._relay = _SampleRelay()
-        self._relay.sample.connect(self._on_sample)
         self._sampler: Any = None
         self._unsubscribe: Any = None
         self._meters: list[SpeedMeter] = []
@@ -129,7 +126,9 @@ class HardwareView(QWidget):
             log.exception("telemetry unavailable")
             self.note.setText(f"Hardware readings are unavailable: {exc}")
             return
-        self._unsubscribe = self._sampler.subscribe(self._relay.sample.emit)
+        # the sampler's thread reads; the plots are drawn on the GUI thread
+        self._unsubscribe = self._sampler.subscribe(
+            lambda sample: on_gui(lambda: self._on_sample(sample)))
 
     def stop(self) -> None:
         if self._unsubscribe:
@@ -163,7 +162,7 @@ class HardwareView(QWidget):
         plot.set_markers(self._markers)
         return plot
 
-    def _on_sample(self, sample: Any) -> None:
+    def _on_sample(self, sample: Sample) -> None:
         t = sample.monotonic
         own = sample.process_cpu_percent
         machine = sample.cpu_percent
@@ -229,9 +228,11 @@ class HardwareView(QWidget):
                 self.chart.set_chart(None)
                 self.assumptions.setText("")
                 return
-            run_in_background(lambda: run_chart(outcome), self._show_chart, self._chart_failed)
+            run_in_background(lambda: run_chart(outcome), self._show_chart, self._chart_failed,
+                              what="charting the summary's cost")
         else:
-            run_in_background(lambda: period_chart(key), self._show_chart, self._chart_failed)
+            self.db.run(lambda store: period_chart(store, key), self._show_chart,
+                        self._chart_failed, what="charting the period's cost")
 
     def _show_chart(self, chart: CostChart | None) -> None:
         self.chart.placeholder = ("No cost for this summary (see the log)."
@@ -273,24 +274,20 @@ def run_chart(outcome: Any) -> CostChart | None:
                          energy_method=outcome.run.energy.method)
 
 
-def period_chart(period: str) -> CostChart | None:
-    """The chart of the current day, week or month (local time), or of everything."""
+def period_chart(store: Store, period: str) -> CostChart | None:
+    """The chart of the current day, week or month (local time), or of everything (a database
+    operation: it reads the ledger)."""
     import datetime as dt
 
     from lexbrief.costs.chart import chart_for_period
     from lexbrief.costs.ledger import period_key, totals
     from lexbrief.costs.pricing import load_pricing
     from lexbrief.settings import load_settings
-    from lexbrief.store import Store
 
     pricing = load_pricing()
     settings = load_settings()
     price = pricing.model(settings.cloud_model or None)
-    store = Store()
-    try:
-        items = store.ledger_entries()
-    finally:
-        store.close()
+    items = store.ledger_entries()
     current = period_key(dt.datetime.now(dt.UTC), period)
     chosen = [t for t in totals(items, period, price, pricing) if t.period == current]
     if not chosen:

@@ -14,16 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lexbrief.store import Store, StoredSummary
-from lexbrief.ui.gui.tasks import run_in_background
-
-
-def _search(text: str) -> list[StoredSummary]:
-    store = Store()
-    try:
-        return store.history(search=text or None, limit=500)
-    finally:
-        store.close()
+from lexbrief.store import StoredSummary
+from lexbrief.ui.gui.database import Database
 
 
 class HistoryView(QWidget):
@@ -32,8 +24,9 @@ class HistoryView(QWidget):
     delete_requested = Signal(int)
     loaded = Signal(int)  # how many rows are shown
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.db = db
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search summaries and document names…")
         self.search.setClearButtonEnabled(True)
@@ -64,8 +57,9 @@ class HistoryView(QWidget):
         self.search.textChanged.connect(lambda _text: self._debounce.start())
 
     def refresh(self) -> None:
-        text = self.search.text().strip()
-        run_in_background(lambda: _search(text), self._show)
+        text = self.search.text().strip() or None
+        self.db.run(lambda store: store.history(search=text, limit=500), self._show,
+                    what="searching the history")
 
     def _show(self, rows: list[StoredSummary]) -> None:
         self.list.clear()

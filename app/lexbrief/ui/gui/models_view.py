@@ -3,12 +3,13 @@ cancel and resume, importing a GGUF, and choosing the active model."""
 
 from __future__ import annotations
 
-import threading
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -24,9 +25,13 @@ from PySide6.QtWidgets import (
 )
 
 from lexbrief.cancel import CancelToken
-from lexbrief.errors import Cancelled, UserFacingError
-from lexbrief.ui.gui.tasks import run_in_background
+from lexbrief.errors import Cancelled
+from lexbrief.store import Store
+from lexbrief.ui.gui.database import Database
+from lexbrief.ui.gui.tasks import on_gui, run_in_background
 from lexbrief.units import size_text
+
+log = logging.getLogger(__name__)
 
 COLUMNS = ("Model", "Size", "50-page contract", "Memory needed / free", "Licence",
            "On this machine", "Status")
@@ -52,27 +57,35 @@ class CatalogRow:
     licence_words: str = ""
 
 
-def load_rows() -> tuple[list[CatalogRow], str]:
-    """Rate every catalog model on this machine (reads GGUF headers: run it off the GUI)."""
-    from lexbrief.model_files.estimate import contract_time, licence_words, measured_rates
+Rates = tuple[float, float, int]  # reading tok/s, writing tok/s, runs (measured here)
+
+
+def measured_here(store: Store) -> dict[str, Rates | None]:
+    """A database operation: each installed model file's speeds from this computer's ledger."""
+    from lexbrief.model_files.estimate import measured_rates
+    from lexbrief.model_files.rating import installed_catalog_ids
+
+    return {path.name: measured_rates(store.db, path.name)
+            for path in installed_catalog_ids().values()}
+
+
+def load_rows(measured: Mapping[str, Rates | None] | None = None
+              ) -> tuple[list[CatalogRow], str]:
+    """Rate every catalog model on this machine (reads GGUF headers: run it off the GUI);
+    `measured`: the speeds measured here (measured_here), else every time is an estimate."""
+    from lexbrief.model_files.estimate import contract_time, licence_words
     from lexbrief.model_files.rating import (
         active_model_path,
         installed_catalog_ids,
         machine_text,
         rate_catalog,
     )
-    from lexbrief.store import Store
 
     hw, rec, offload, _context = rate_catalog()
     installed = installed_catalog_ids()
     active = active_model_path()
     chosen = rec.choice.entry.id if rec else None
-    store = Store()
-    try:
-        measured = {path.name: measured_rates(store.db, path.name)
-                    for path in installed.values()}
-    finally:
-        store.close()
+    measured = measured or {}
     rows = []
     for rated in rec.ranked if rec else []:
         entry = rated.entry
@@ -97,17 +110,12 @@ def load_rows() -> tuple[list[CatalogRow], str]:
     return rows, machine_text(hw, offload)
 
 
-class _DownloadRelay(QObject):
-    progress = Signal(str, object)  # model id, DownloadProgress
-    done = Signal(str, str)  # model id, installed path
-    failed = Signal(str, str)  # model id, message
-
-
 class ModelsView(QWidget):
     active_changed = Signal(str)  # path of the new active model
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.db = db
         self.machine = QLabel("Checking this machine…")
         self.machine.setWordWrap(True)
         self.loaded = QLabel("Loaded: nothing yet (the model loads with the first document)")
@@ -140,16 +148,24 @@ class ModelsView(QWidget):
         layout.addWidget(self.progress)
         layout.addLayout(buttons)
         self.rows: dict[str, CatalogRow] = {}
-        self._relay = _DownloadRelay()
-        self._relay.progress.connect(self._on_progress)
-        self._relay.done.connect(self._on_done)
-        self._relay.failed.connect(self._on_failed)
         self._cancel: CancelToken | None = None
 
     # -- listing ------------------------------------------------------------------------------
     def refresh(self) -> None:
-        run_in_background(load_rows, self._show,
-                          lambda message: self.machine.setText(f"Cannot rate models: {message}"))
+        """Speeds measured here from the database worker, then the rating off the GUI."""
+
+        def failed(message: str) -> None:
+            self.machine.setText(f"Cannot rate models: {message}")
+
+        def rate(measured: dict[str, Rates | None] | None) -> None:
+            run_in_background(lambda: load_rows(measured), self._show, failed,
+                              what="rating the catalog")
+
+        def unmeasured(message: str) -> None:  # no ledger: every time is an estimate
+            log.warning("the models' measured speeds cannot be read: %s", message)
+            rate(None)
+
+        self.db.run(measured_here, rate, unmeasured, what="reading measured speeds")
 
     def _show(self, result: tuple[list[CatalogRow], str]) -> None:
         rows, machine = result
@@ -181,6 +197,11 @@ class ModelsView(QWidget):
             self.list.resizeColumnToContents(column)
 
     def show_loaded(self, info: Any) -> None:
+        if "server_url" in info.extra:  # Settings → Engine: a server
+            self.loaded.setText(f"Using {info.name} on the server {info.extra['server_url']} "
+                                f"({info.extra['server_kind']}, {info.extra['slots']} slot(s), "
+                                f"context {info.context_length} tokens per request)")
+            return
         where = f"GPU ({info.gpu_layers} layers) + CPU" if info.gpu_layers else "CPU"
         why = info.offload_note
         self.loaded.setText(f"Loaded: {info.name} on {where}, {info.threads} threads, "
@@ -204,25 +225,28 @@ class ModelsView(QWidget):
 
         entry = find_entry(row.id)
         cancel = self._cancel = CancelToken()
-        relay = self._relay
 
-        def work() -> None:
+        def work() -> str:
             try:
-                model = download_model(entry, cancel=cancel,
-                                       progress=lambda p: relay.progress.emit(row.id, p))
+                model = download_model(entry, cancel=cancel, progress=lambda p: on_gui(
+                    lambda: self._on_progress(row.id, p)))
             except Cancelled:
-                relay.failed.emit(row.id, "Download stopped; it resumes where it stopped "
-                                          "next time.")
-            except UserFacingError as exc:
-                relay.failed.emit(row.id, exc.message)
+                return ""
+            return str(model.path)
+
+        def done(path: str) -> None:
+            if path:
+                self._on_done(row.id, path)
             else:
-                relay.done.emit(row.id, str(model.path))
+                self._on_failed(row.id, "Download stopped; it resumes where it stopped next "
+                                        "time.")
 
         self.progress.setVisible(True)
         self.progress.setValue(0)
         self.progress.setFormat(f"{row.name}: starting…")
         self.cancel_button.setEnabled(True)
-        threading.Thread(target=work, name="lexbrief-download", daemon=True).start()
+        run_in_background(work, done, lambda message: self._on_failed(row.id, message),
+                          long=True, what="download")
 
     def cancel_download(self) -> None:
         if self._cancel:

@@ -1,17 +1,18 @@
-"""Long work off the GUI thread (Anki's pattern: one worker owns the model and the database).
+"""The model worker: one QThread owns the loaded engine and runs the queue's jobs, one at a time.
 
-The summary worker runs in its own QThread and takes jobs from a queue, one at a time. It talks
-back only through signals; cancel is a thread-safe flag the window sets directly, checked by the
-pipeline between steps and between tokens.
+Its partner is the database worker (database.py), which answers everything else the window asks
+of the database. This thread keeps one Store of its own for its whole life, for what a run
+writes while it goes (the job's lease, the step checkpoints, the summary row, all in the
+service's own transactions). It talks back only through signals; cancel is a thread-safe flag
+the window sets directly, checked by the pipeline between steps and between tokens. Failures are
+split as everywhere in the window (tasks.failure_message).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import queue
 import threading
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal
 
 from lexbrief.cancel import CancelToken
-from lexbrief.errors import Cancelled, UserFacingError
+from lexbrief.errors import Cancelled, ExitCode, UserFacingError
+from lexbrief.store import Store
+from lexbrief.store.jobs import Heartbeat, JobQueue, LeaseLost
 from lexbrief.summarize.pipeline import Observer, Progress
+from lexbrief.ui.gui.tasks import failure_message
 
 log = logging.getLogger(__name__)
 
@@ -68,44 +72,26 @@ class SummaryWorker(QObject):
         super().__init__()
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._jobs: dict[int, Job] = {}
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._engine_factory = engine_factory
         self._summarizers: dict[str | None, Any] = {}
         self._reload = threading.Event()
         self.sampler: Any = None  # the window's telemetry sampler, shared with each run
-        self.busy_with: int | None = None
-        self._gui_queue: Any = None  # the jobs table, for the GUI thread
         self._stopping = False
-        self._worker_queue: Any = None  # the jobs table, for the worker thread
+        self._store: Store | None = None  # the worker thread's own connection, for its life
+        self._table: JobQueue | None = None
 
     # -- called from the GUI thread -----------------------------------------------------------
-    def submit(self, path: Path, *, template: str = "auto", password: str | None = None,
-               model: str | None = None, job_id: int | None = None,
+    def submit(self, job_id: int, path: Path, *, template: str = "auto",
+               password: str | None = None, model: str | None = None,
                rerun: bool = False) -> Job:
-        """Queue a document: a row in the jobs table (lexbrief.store.jobs) that the window and
-        the CLI share, run by this worker. `job_id`: a row already there (after a restart)."""
-        if job_id is None:
-            try:
-                job_id = self._table().enqueue(path, template=template, model=model,
-                                               password_required=password is not None,
-                                               rerun=rerun).id
-            except UserFacingError as exc:  # the table cannot be written: run it anyway
-                log.warning("job not recorded in the queue table: %s", exc.message)
-                job_id = -next(self._ids)
+        """Run job `job_id` (a row of the jobs table, lexbrief.store.jobs, that the window and
+        the CLI share; negative: a job the table could not record, run all the same)."""
         job = Job(job_id, Path(path), template, password, model, rerun=rerun)
         with self._lock:
             self._jobs[job.id] = job
         self._queue.put(job)
         return job
-
-    def _table(self) -> Any:
-        from lexbrief.store import Store
-        from lexbrief.store.jobs import JobQueue
-
-        if self._gui_queue is None:
-            self._gui_queue = JobQueue(Store())
-        return self._gui_queue
 
     def cancel(self, job_id: int) -> None:
         with self._lock:
@@ -131,18 +117,33 @@ class SummaryWorker(QObject):
 
     # -- the worker thread --------------------------------------------------------------------
     def run(self) -> None:
-        while (job := self._queue.get()) is not None:
-            try:
-                self._run_job(job)
-            finally:
-                with self._lock:
-                    self._jobs.pop(job.id, None)
-                self.busy_with = None
-        self._close()
+        try:
+            while (job := self._queue.get()) is not None:
+                try:
+                    self._run_job(job)
+                finally:
+                    with self._lock:
+                        self._jobs.pop(job.id, None)
+        finally:
+            self._close()
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            self._table = None
+
+    def _jobs_table(self) -> JobQueue:
+        """This thread's connection (opened at its first job, after the database worker has
+        created and migrated the database) and the jobs table on it."""
+        if self._store is None:
+            self._store = Store()
+            self._table = None
+        if self._table is None:
+            self._table = JobQueue(self._store)
+        return self._table
 
     def _summarizer(self, model: str | None) -> Any:
         from lexbrief.service import Summarizer, llama_engine
-        from lexbrief.store import Store
+        from lexbrief.service.server import is_server_spec, server_config
 
         if self._reload.is_set():
             self._reload.clear()
@@ -150,7 +151,10 @@ class SummaryWorker(QObject):
         if model not in self._summarizers:
             # One engine at a time: a laptop cannot hold several models.
             self._close()
-            summarizer = Summarizer(Store(), model=model,
+            store = self._jobs_table().store
+            # Settings → Engine "a server": the window's documents go to the server too.
+            server = server_config(model) if model is None or is_server_spec(model) else None
+            summarizer = Summarizer(store, model=None if server else model, server=server,
                                     engine_factory=self._engine_factory or llama_engine,
                                     sampler=self.sampler)
             self._summarizers[model] = summarizer
@@ -163,17 +167,12 @@ class SummaryWorker(QObject):
                 self._cancel_row(job.id)
             self.cancelled.emit(job.id)
             return
-        self.busy_with = job.id
         self.started.emit(job.id)
         table = None
         try:
             summarizer = self._summarizer(job.model)
             if job.id > 0:
-                from lexbrief.store.jobs import JobQueue
-
-                if self._worker_queue is None or self._worker_queue.store is not summarizer.store:
-                    self._worker_queue = JobQueue(summarizer.store)
-                table = self._worker_queue
+                table = self._jobs_table()
                 if table.claim([job.id]) is None:
                     self.failed.emit(job.id, "another LexBrief window or batch is summarizing "
                                              "it, or it is finished; see the queue")
@@ -185,26 +184,22 @@ class SummaryWorker(QObject):
             else:
                 self._release(table, job, "cancelled", "cancelled by the user")
             self.cancelled.emit(job.id)
-        except UserFacingError as exc:
-            from lexbrief.errors import ExitCode
-
-            # a full disk or a model that cannot load: the job waits for the next start
-            retry = exc.exit_code in (ExitCode.STORAGE, ExitCode.MODEL)
-            self._release(table, job, "queued" if retry else "failed", exc.message)
-            self.failed.emit(job.id, exc.message)
-        except Exception as exc:  # noqa: BLE001 (a bug: keep the window alive, log it)
-            log.error("internal error summarizing %s\n%s", job.path, traceback.format_exc())
-            self._release(table, job, "failed", "internal error (a bug); see the log")
-            self.failed.emit(job.id, f"internal error ({type(exc).__name__}); see the log file")
+        except Exception as exc:  # noqa: BLE001 (the world's fault, or a bug: logged)
+            message = failure_message(exc, f"summarizing {job.path}")
+            if isinstance(exc, UserFacingError):
+                # a full disk or a model that cannot load: the job waits for the next start
+                retry = exc.exit_code in (ExitCode.STORAGE, ExitCode.MODEL)
+                self._release(table, job, "queued" if retry else "failed", exc.message)
+            else:
+                self._release(table, job, "failed", "internal error (a bug); see the log")
+            self.failed.emit(job.id, message)
         else:
             if isinstance(outcome, int):
                 self.from_history.emit(job.id, outcome)
             else:
                 self.finished.emit(job.id, outcome)
 
-    def _summarize(self, summarizer: Any, job: Job, table: Any) -> Any:
-        from lexbrief.store.jobs import Heartbeat, LeaseLost
-
+    def _summarize(self, summarizer: Any, job: Job, table: JobQueue | None) -> Any:
         observer = _SignalObserver(self, job)
         if table is None:
             return summarizer.summarize(job.path, template=job.template, password=job.password,
@@ -233,19 +228,12 @@ class SummaryWorker(QObject):
             raise UserFacingError("another LexBrief process took this document over") from exc
 
     def _cancel_row(self, job_id: int) -> None:
-        from lexbrief.store import Store
-        from lexbrief.store.jobs import JobQueue
-
         try:
-            store = Store()
-            try:
-                JobQueue(store).cancel(job_id)
-            finally:
-                store.close()
+            self._jobs_table().cancel(job_id)
         except UserFacingError as exc:
             log.warning("job #%d: cancel not recorded: %s", job_id, exc.message)
 
-    def _release(self, table: Any, job: Job, state: str, reason: str) -> None:
+    def _release(self, table: JobQueue | None, job: Job, state: str, reason: str) -> None:
         if table is None:
             return
         try:
@@ -254,13 +242,12 @@ class SummaryWorker(QObject):
             log.warning("job #%d: state not recorded: %s", job.id, exc.message)
 
     def _close(self) -> None:
+        """Unload the engines (the next job loads the model again); the Store stays open."""
         for summarizer in self._summarizers.values():
             engine = summarizer._engine
             if engine is not None:
                 engine.close()
-            summarizer.store.close()
         self._summarizers.clear()
-        self._worker_queue = None
 
 
 class WorkerThread(QThread):
