@@ -30,6 +30,9 @@ class Settings:
     currency: str = "USD"
     cloud_model: str = ""
     ocr: str = "auto"  # scanned pages: auto (pages without a text layer), always, never
+    # The network policy (lexbrief.network): true = no connections at all, not even a model
+    # download or the configured server. `lexbrief --offline` does the same for one command.
+    offline: bool = False
 
 
 def settings_path() -> os.PathLike[str]:
@@ -61,7 +64,9 @@ def save_settings(settings: Settings) -> None:
     path = data_dir() / "settings.toml"
     lines = []
     for key, value in dataclasses.asdict(settings).items():
-        if isinstance(value, str):
+        if isinstance(value, bool):  # TOML's true/false, not Python's True/False
+            lines.append(f"{key} = {str(value).lower()}")
+        elif isinstance(value, str):
             escaped = value.replace("\\", "\\\\").replace('"', '\\"')
             lines.append(f'{key} = "{escaped}"')
         else:
