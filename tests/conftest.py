@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from lexbrief.network import Recording
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -20,6 +24,28 @@ def lexbrief_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "lexbrief-home"
     monkeypatch.setenv("LEXBRIEF_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_network_policy_left_on() -> Iterator[None]:
+    """The network policy's audit hook is process-wide and permanent: whatever a test put in
+    force (the window installs it at start) is lifted after it, so no other test runs under it."""
+    yield
+    from lexbrief import network
+
+    network.reset()
+
+
+@pytest.fixture
+def network_guard() -> Iterator[Recording]:
+    """The network policy in force as the app has it (the hub only inside a download, no
+    server, not offline), every connection attempt recorded: a `lexbrief.network.Recording`
+    (`.attempts`, `.blocked`, `.outside(url, ...)`). Call `network.allow_server(url)` (or let
+    the code under test do it) to allow a server."""
+    from lexbrief import network
+
+    with network.enforced(), network.recording() as seen:
+        yield seen
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ Switches (attributes, change them between downloads):
   token           require `Authorization: Bearer <token>`: none → 401, another → 403 (GatedRepo)
   corrupt         flip one byte in the middle of the body (the advertised sha256 stays right)
   fake_size       advertise this size instead of the real one (disk-space checks)
+  redirect_to     answer a file's HEAD/GET with a 302 to this endpoint + the same path, with the
+                  file's headers (as huggingface.co sends downloads to its CDN)
 Every request is recorded in `requests` (method, path, headers with lowercase names).
 """
 
@@ -49,6 +51,7 @@ class HubServer:
         self.token: str | None = None
         self.corrupt = False
         self.fake_size: int | None = None
+        self.redirect_to: str | None = None
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -129,7 +132,19 @@ class HubServer:
                 if path is None:
                     self._error(404, "EntryNotFound")
                     return
+                if hub.redirect_to:
+                    self._redirect(path)
+                    return
                 self._send_file(path, body=body)
+
+            def _redirect(self, path: Path) -> None:
+                self.send_response(302)
+                self.send_header("Location", f"{hub.redirect_to}{self.path}")
+                self.send_header("X-Repo-Commit", COMMIT)
+                self.send_header("X-Linked-Etag", f'"{hub._sha[path]}"')
+                self.send_header("X-Linked-Size", str(path.stat().st_size))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def _send_file(self, path: Path, *, body: bool) -> None:
                 size = path.stat().st_size

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from lexbrief import network
 from lexbrief.cancel import CancelToken
 from lexbrief.errors import Cancelled, StorageError
 from lexbrief.model_files.catalog import CatalogEntry
@@ -48,9 +49,13 @@ def hub(starter_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "hf" / "token"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 5)
-    with HubServer() as server:
+    with HubServer() as server, network.enforced(), network.recording() as seen:
         server.add(REPO, FILE, starter_model)
         yield server
+    # Every download ran under the app's network policy and tried nothing it does not allow
+    # (an unreachable hub is still the hub the download was pointed at).
+    assert seen.blocked == []
+    assert {a.rule for a in seen.attempts} <= {"the model download you started"}
 
 
 def entry(**changes: object) -> CatalogEntry:

@@ -108,3 +108,23 @@ def test_a_server_killed_mid_summary_leaves_nothing_and_resume_finishes(tmp_path
         resumed = _cli("summarize", "--resume", "--server", server.base_url, env=_env(home))
     assert resumed.returncode == 0, resumed.stderr
     assert len(_summaries(home)) == 1
+
+
+def test_a_folder_on_a_server_summarizes_documents_at_once(tmp_path: Path) -> None:
+    """Two slots, two documents: both in flight together, both stored, both printed."""
+    home = tmp_path / "home"
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for name in ("court-order-ca7.pdf", "nda-mutual-bonterms.docx"):
+        (folder / name).write_bytes((ORDER.parent / name).read_bytes())
+    with llama_server(parallel=2, ctx_per_slot=2048) as server:
+        result = _cli("summarize", str(folder), "--json", "--server", server.base_url,
+                      env=_env(home))
+    assert result.returncode == 0, result.stderr
+    assert "2 documents at once on the server (2 slots)" in result.stderr
+    printed = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert sorted(p["document"]["name"] for p in printed) == [
+        "court-order-ca7.pdf", "nda-mutual-bonterms.docx"]
+    assert len(_summaries(home)) == 2
+    listed = _cli("queue", "list", env=_env(home))
+    assert listed.stdout.count("done") >= 2, listed.stdout

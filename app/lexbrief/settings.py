@@ -45,6 +45,9 @@ class Settings:
     currency: str = "USD"
     cloud_model: str = ""
     ocr: str = "auto"  # scanned pages: auto (pages without a text layer), always, never
+    # The network policy (lexbrief.network): true = no connections at all, not even a model
+    # download or the configured server. `lexbrief --offline` does the same for one command.
+    offline: bool = False
     server: ServerSettings = field(default_factory=ServerSettings)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
-from lexbrief import __version__
+from lexbrief import __version__, network
 from lexbrief.cancel import NEVER, CancelToken
 from lexbrief.errors import Cancelled, ModelError, StorageError
 from lexbrief.model_files.catalog import CatalogEntry
@@ -119,6 +119,11 @@ def explain(exc: BaseException, entry: CatalogEntry, endpoint: str) -> DownloadE
     where = f"{entry.repo}/{entry.file}"
     page = f"{endpoint}/{entry.repo}"
     status = getattr(getattr(exc, "response", None), "status_code", None)
+    blocked = _blocked_by_policy(exc)
+    if blocked is not None:
+        return DownloadError(f"downloading {where} was stopped: {blocked.message} The hub "
+                             f"({endpoint}) is allowed during the download; see the README's "
+                             "Network policy.")
     if isinstance(exc, hf.OfflineModeIsEnabled):
         return _offline(_OFFLINE_MODE, "Unset HF_HUB_OFFLINE")
     if isinstance(exc, hf.GatedRepoError):
@@ -162,6 +167,16 @@ def explain(exc: BaseException, entry: CatalogEntry, endpoint: str) -> DownloadE
             f"({exc or type(exc).__name__}). Run the download again: it resumes where it "
             "stopped.")
     return DownloadError(f"downloading {where} failed: {exc}")
+
+
+def _blocked_by_policy(exc: BaseException | None) -> network.NetworkBlocked | None:
+    """The network policy's refusal, when it is what an HTTP error wraps."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, network.NetworkBlocked):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 class _HashingWriter:
@@ -272,9 +287,7 @@ def download_model(entry: CatalogEntry, *, endpoint: str | None = None,
     `token`: None uses HF_TOKEN or the token saved by `hf auth login`; False sends none.
     Raises DownloadError (and subclasses), StorageError, or Cancelled (the partial file stays).
     """
-    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.file_download import http_get
-    from huggingface_hub.utils import build_hf_headers
+    from huggingface_hub import constants
 
     # Nothing but the file itself: huggingface_hub's telemetry (user-agent probes, and since
     # 2.x a fetch of {endpoint}/api/agent-harnesses) stays off. Checked at call time.
@@ -284,7 +297,21 @@ def download_model(entry: CatalogEntry, *, endpoint: str | None = None,
         return existing
     if offline_mode():
         raise _offline(_OFFLINE_MODE, "Unset HF_HUB_OFFLINE")
+    if network.is_offline():  # before any socket: not even a name lookup
+        raise _offline(network.OFFLINE_REASON, network.OFFLINE_FIX)
     ep = hub_endpoint(endpoint)
+    with network.allowing(ep, reason="the model download you started") as access:
+        return _download(entry, ep, token, progress, cancel, access)
+
+
+def _download(entry: CatalogEntry, ep: str, token: str | bool | None,
+              progress: ProgressCallback | None, cancel: CancelToken,
+              access: network.Access) -> InstalledModel:
+    """download_model's work, while the network policy allows the hub."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
     url = hf_hub_url(entry.repo, entry.file, revision=entry.revision or "main", endpoint=ep)
     headers = build_hf_headers(token=token, library_name="lexbrief",
                                library_version=__version__)
@@ -319,6 +346,7 @@ def download_model(entry: CatalogEntry, *, endpoint: str | None = None,
     download_url = meta.location or url
     if urlparse(download_url).netloc != urlparse(url).netloc:
         headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        access.also(download_url)  # the file host the hub sends the download to (its CDN)
     bar = _progress_bar(progress, cancel, size, resume)
     started = time.monotonic()
     with open(part, "ab") as f:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from lexbrief import network
 from lexbrief.cancel import NEVER, CancelToken
 from lexbrief.paths import data_dir
 from lexbrief.read.layout import Box, page_text
@@ -102,6 +103,9 @@ class _Engine:
     _create = threading.Lock()
 
     def __init__(self, threads: int) -> None:
+        # Before ONNX Runtime starts: its telemetry (C++, which the network policy's hook does
+        # not see) would otherwise look up a Microsoft host after the first pages.
+        network.silence_native_telemetry()
         import rapidocr
         from rapidocr import RapidOCR
 

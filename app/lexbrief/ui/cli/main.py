@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from lexbrief import __version__
+from lexbrief import __version__, network
 from lexbrief.errors import Cancelled, ExitCode, UserFacingError
 from lexbrief.ui.logs import setup_logging
 
@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lexbrief {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug details in the log")
+    parser.add_argument("--offline", action="store_true",
+                        help="open no network connection at all, not even a model download or "
+                             "the configured server (as the `offline` setting does)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         __import__(name, fromlist=["register"]).register(subparsers)
@@ -69,7 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lexbrief: error: the data folder cannot be written: {exc}", file=sys.stderr)
         return ExitCode.STORAGE
     try:
-        return int(args.func(args) or 0)
+        from lexbrief.settings import load_settings
+
+        # The network policy (README, "Network policy"), for this command only: main() run
+        # in-process (the tests) leaves no policy behind.
+        with network.enforced(offline=args.offline or load_settings().offline):
+            return int(args.func(args) or 0)
     except UserFacingError as exc:
         print(f"lexbrief: error: {exc.message}", file=sys.stderr)
         return exc.exit_code

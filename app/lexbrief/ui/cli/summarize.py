@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -43,6 +44,9 @@ def register(subparsers: Any) -> None:
                         "instead of this computer; default: the [server] url of settings.toml")
     p.add_argument("--local", action="store_true",
                    help="summarize on this computer even when settings.toml names a server")
+    p.add_argument("--documents-at-once", type=int, metavar="N",
+                   help="on a server: documents summarized at once (default: its slots), so "
+                        "that every slot stays busy")
     p.add_argument("--api-key-env", metavar="VAR",
                    help="environment variable holding the server's API key (never the key "
                         "itself on the command line)")
@@ -154,10 +158,9 @@ def run(args: argparse.Namespace) -> int:
     """Queue the documents as jobs (lexbrief.store.jobs), then work through them. A crash or a
     kill loses at most the step that was running: `--resume` goes on from the table and the
     checkpoints."""
-    from lexbrief.cancel import NEVER
     from lexbrief.read import load_document
     from lexbrief.service import Summarizer, ocr_options
-    from lexbrief.service.server import server_config
+    from lexbrief.service.server import server_config, server_spec
     from lexbrief.settings import load_settings
     from lexbrief.store import Store
     from lexbrief.store.jobs import Heartbeat, JobQueue, LeaseLost, owner_pid
@@ -208,101 +211,127 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and not ids:
         note("nothing left to do in the queue.")
         return ExitCode.OK
-    worst = ExitCode.OK
-    results: list[str] = []
     total = len(ids)
     remaining = list(ids)
-    index = 0
-    while (job := queue.claim(remaining)) is not None:
-        remaining.remove(job.id)
-        index += 1
-        name = job.name
-        stream_draft = show_progress and sys.stderr.isatty() and not args.json
-        observer: ConsoleProgress = (StreamingProgress if stream_draft else ConsoleProgress)(
-            sys.stderr, name, index, total)
-        if job.password_required and not args.password:
-            queue.release(job.id, "queued", "needs its password: run again with --password")
-            note(f"{name} needs its password: run again with --password")
-            worst = max(worst, ExitCode.BAD_INPUT)
-            continue
-        if job.model not in summarizers:
-            summarizers[job.model] = Summarizer(store, model=job.model)
-        worker = summarizers[job.model]
-        started = time.perf_counter()
-        lease = (job.id, queue.owner)
-        try:
-            with Heartbeat(queue, job.id):
-                document = load_document(
-                    job.path, password=args.password, limits=limits,
-                    ocr=ocr_options(args.ocr or load_settings().ocr,
-                                    observer if show_progress else None, NEVER))
-                chosen, _kind_note = worker.template(job.template, document)
-                earlier = (None if job.rerun else
-                           store.find_summary(document.sha256, worker.model_sha256, chosen.name))
-                if earlier is not None:
-                    store.finish_from_history(lease, earlier, document.sha256)
-                    outcome = None
-                else:
-                    outcome = worker.summarize_document(
-                        document, template=job.template,
-                        observer=observer if show_progress else None, job=lease)
-        except LeaseLost:
-            note(f"{name}: another LexBrief process took this document over; left to it")
-            continue
-        except UserFacingError as exc:
-            if show_progress:
-                observer.finish(f"failed: {exc.message}")
-            if exc.exit_code == ExitCode.BAD_INPUT:
-                queue.release(job.id, "failed", exc.message)
-                if total > 1:
-                    print(f"lexbrief: error: {exc.message}", file=sys.stderr)
-                    worst = max(worst, exc.exit_code)
-                    continue
-            else:  # a full disk, a model that cannot load: the job waits for --resume
-                with contextlib.suppress(UserFacingError):
-                    queue.release(job.id, "queued", exc.message)
-            raise
-        except (Cancelled, KeyboardInterrupt):
-            with contextlib.suppress(UserFacingError):
-                queue.release(job.id, "queued", "interrupted (Ctrl-C); --resume goes on")
-            raise
-        except Exception:
-            with contextlib.suppress(UserFacingError):
-                queue.release(job.id, "failed", "internal error (a bug); see the log")
-            raise
-        if outcome is None:
-            stored = store.get(earlier or 0)
-            if show_progress:
-                observer.finish(f"already summarized as #{stored.id} on "
-                                f"{stored.created[:16].replace('T', ' ')} (from the history; "
-                                "--again summarizes it again)")
-            rendered = (json.dumps({"id": stored.id, "from_history": True,
-                                    "document": {"name": name, "sha256": stored.document_sha256,
-                                                 "pages": stored.document_pages},
-                                    "template": stored.template, "summary": stored.text},
-                                   ensure_ascii=False) if args.json
-                        else f"# {name}\n\n{stored.text}")
-        else:
-            if show_progress:
-                kept = worker.last_checkpoints.reused if worker.last_checkpoints else 0
-                resumed = f" · {kept} step(s) kept from an interrupted run" if kept else ""
-                observer.finish(f"done in {time.perf_counter() - started:.1f} s · "
-                                f"{_card(outcome)}{resumed}")
-                if outcome.run is not None:  # the hardware + cost card (lexbrief.costs.card)
-                    from lexbrief.costs.card import card
+    # On a server with several slots, several documents at once keep every slot busy (the
+    # map steps of one document may be fewer than the slots, and its overview uses one).
+    lanes = 1
+    if summarizer.server is not None and total > 1:
+        slots = int(summarizer.engine.info.extra.get("slots", "1"))
+        lanes = max(1, min(total, args.documents_at_once or slots))
+    batch = _Batch(total=total, remaining=remaining, show_progress=show_progress,
+                   stream_draft=show_progress and sys.stderr.isatty() and not args.json
+                   and lanes == 1)
 
-                    lines = card(outcome.run, outcome.cost, outcome.cost_error)
-                    sys.stderr.write("".join(f"  {line}\n" for line in lines))
-                    sys.stderr.flush()
-            rendered = (json.dumps(outcome.as_json(), ensure_ascii=False) if args.json
-                        else f"# {name}\n\n{outcome.summary.text}")
-        if out_dir:
-            suffix = ".json" if args.json else ".md"
-            _write_private(out_dir / f"{Path(name).stem}.summary{suffix}", rendered + "\n")
-        else:
-            results.append(rendered)
-            if not args.out:
-                print(rendered, flush=True)
+    def lane(store: Store, queue: JobQueue, summarizers: dict[str | None, Summarizer],
+             server: Any) -> None:
+        while not batch.cancel.cancelled:
+            job, index = batch.claim(queue)
+            if job is None:
+                return
+            name = job.name
+            observer: ConsoleProgress = (StreamingProgress if batch.stream_draft
+                                         else ConsoleProgress)(sys.stderr, name, index, total)
+            if job.password_required and not args.password:
+                queue.release(job.id, "queued", "needs its password: run again with --password")
+                note(f"{name} needs its password: run again with --password")
+                batch.worse(ExitCode.BAD_INPUT)
+                continue
+            if job.model not in summarizers:
+                summarizers[job.model] = Summarizer(
+                    store, model=job.model,
+                    server=server if server is not None and job.model == server_spec(
+                        server.url) else None)
+            worker = summarizers[job.model]
+            started = time.perf_counter()
+            lease = (job.id, queue.owner)
+            try:
+                with Heartbeat(queue, job.id):
+                    document = load_document(
+                        job.path, password=args.password, limits=limits,
+                        ocr=ocr_options(args.ocr or load_settings().ocr,
+                                        observer if show_progress else None, batch.cancel))
+                    chosen, _kind_note = worker.template(job.template, document)
+                    earlier = (None if job.rerun else store.find_summary(
+                        document.sha256, worker.model_sha256, chosen.name))
+                    if earlier is not None:
+                        store.finish_from_history(lease, earlier, document.sha256)
+                        outcome = None
+                    else:
+                        outcome = worker.summarize_document(
+                            document, template=job.template, cancel=batch.cancel,
+                            observer=observer if show_progress else None, job=lease)
+            except LeaseLost:
+                note(f"{name}: another LexBrief process took this document over; left to it")
+                continue
+            except UserFacingError as exc:
+                if show_progress:
+                    observer.finish(f"failed: {exc.message}")
+                if exc.exit_code == ExitCode.BAD_INPUT:
+                    queue.release(job.id, "failed", exc.message)
+                    if total > 1:
+                        print(f"lexbrief: error: {exc.message}", file=sys.stderr)
+                        batch.worse(exc.exit_code)
+                        continue
+                else:  # a full disk, a model that cannot load: the job waits for --resume
+                    with contextlib.suppress(UserFacingError):
+                        queue.release(job.id, "queued", exc.message)
+                raise
+            except (Cancelled, KeyboardInterrupt):
+                with contextlib.suppress(UserFacingError):
+                    queue.release(job.id, "queued", "interrupted (Ctrl-C); --resume goes on")
+                raise
+            except Exception:
+                with contextlib.suppress(UserFacingError):
+                    queue.release(job.id, "failed", "internal error (a bug); see the log")
+                raise
+            if outcome is None:
+                stored = store.get(earlier or 0)
+                if show_progress:
+                    observer.finish(f"already summarized as #{stored.id} on "
+                                    f"{stored.created[:16].replace('T', ' ')} (from the "
+                                    "history; --again summarizes it again)")
+                rendered = (json.dumps({"id": stored.id, "from_history": True,
+                                        "document": {"name": name,
+                                                     "sha256": stored.document_sha256,
+                                                     "pages": stored.document_pages},
+                                        "template": stored.template, "summary": stored.text},
+                                       ensure_ascii=False) if args.json
+                            else f"# {name}\n\n{stored.text}")
+            else:
+                if show_progress:
+                    kept = worker.last_checkpoints.reused if worker.last_checkpoints else 0
+                    resumed = f" · {kept} step(s) kept from an interrupted run" if kept else ""
+                    lines = [f"done in {time.perf_counter() - started:.1f} s · "
+                             f"{_card(outcome)}{resumed}"]
+                    if outcome.run is not None:  # the hardware + cost card
+                        from lexbrief.costs.card import card
+
+                        lines += card(outcome.run, outcome.cost, outcome.cost_error)
+                    with batch.lock:
+                        observer.finish(lines[0])
+                        sys.stderr.write("".join(f"  {line}\n" for line in lines[1:]))
+                        sys.stderr.flush()
+                rendered = (json.dumps(outcome.as_json(), ensure_ascii=False) if args.json
+                            else f"# {name}\n\n{outcome.summary.text}")
+            with batch.lock:
+                if out_dir:
+                    suffix = ".json" if args.json else ".md"
+                    _write_private(out_dir / f"{Path(name).stem}.summary{suffix}",
+                                   rendered + "\n")
+                else:
+                    batch.results.append(rendered)
+                    if not args.out:
+                        print(rendered, flush=True)
+
+    if lanes == 1:
+        lane(store, queue, summarizers, server)
+    else:
+        note(f"{lanes} documents at once on the server ({summarizer.engine.info.extra['slots']} "
+             "slots)")
+        batch.run_lanes(lanes, lambda: lane_in_thread(lane, summarizer, server))
+    worst = batch.worst
+    results = batch.results
     if remaining:
         others = {owner_pid(j.owner) for j in queue.jobs(ids=remaining) if j.state == "running"}
         pids = ", ".join(str(p) for p in sorted(p for p in others if p is not None))
@@ -311,3 +340,77 @@ def run(args: argparse.Namespace) -> int:
     if args.out and not out_dir:
         _write_private(args.out, "\n".join(results) + "\n")
     return worst
+
+
+class _Batch:
+    """What the lanes of one batch share: the jobs left, the results, the worst exit code, one
+    cancel for all (Ctrl-C, or a lane's failure that ends the batch), and the first failure."""
+
+    def __init__(self, *, total: int, remaining: list[int], show_progress: bool,
+                 stream_draft: bool) -> None:
+        from lexbrief.cancel import CancelToken
+
+        self.total, self.remaining = total, remaining
+        self.show_progress, self.stream_draft = show_progress, stream_draft
+        self.lock = threading.RLock()
+        self.cancel = CancelToken()
+        self.results: list[str] = []
+        self.worst = ExitCode.OK
+        self.index = 0
+        self.failure: BaseException | None = None
+
+    def claim(self, queue: Any) -> tuple[Any, int]:
+        """The next job (or None) and its number in the batch."""
+        with self.lock:
+            job = queue.claim(self.remaining)
+            if job is not None:
+                self.remaining.remove(job.id)
+                self.index += 1
+            return job, self.index
+
+    def worse(self, code: int) -> None:
+        with self.lock:
+            self.worst = max(self.worst, code)
+
+    def run_lanes(self, lanes: int, target: Any) -> None:
+        """Run `lanes` threads; the first failure cancels the others and is raised here, as
+        is Ctrl-C (after every lane has put its document back in the queue)."""
+        def guarded() -> None:
+            try:
+                target()
+            except BaseException as exc:  # noqa: BLE001 - raised in the main thread below
+                with self.lock:
+                    if self.failure is None and not isinstance(exc, Cancelled):
+                        self.failure = exc
+                self.cancel.cancel()
+
+        threads = [threading.Thread(target=guarded, name=f"lexbrief-lane-{i}")
+                   for i in range(lanes)]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except KeyboardInterrupt:
+            self.cancel.cancel()
+            for thread in threads:
+                thread.join()
+            raise
+        if self.failure is not None:
+            raise self.failure
+
+
+def lane_in_thread(lane: Any, first: Any, server: Any) -> None:
+    """One lane in its own thread: its own database connection and job table, and its own
+    engine on the shared server (an HTTP client; the server holds the model)."""
+    from lexbrief.service import Summarizer
+    from lexbrief.store import Store
+    from lexbrief.store.jobs import JobQueue
+
+    store = Store()
+    try:
+        summarizer = Summarizer(store, server=server, reader_model="")
+        lane(store, JobQueue(store), {first.model.spec: summarizer}, server)
+    finally:
+        store.close()
