@@ -18,6 +18,7 @@ from lexbrief.cancel import NEVER, CancelToken
 from lexbrief.engine.contract import GenerationParams, Message, Usage
 from lexbrief.engine.server.client import ServerConfig, ServerError, public_url
 from lexbrief.engine.server.engine import LLAMA_SERVER, ServerEngine
+from lexbrief.network import NetworkForbidden, Recording
 from lexbrief.read import load_document
 from lexbrief.summarize.notes import NOTES_GRAMMAR, NOTES_PREFILL
 from lexbrief.summarize.pipeline import Pipeline
@@ -211,3 +212,23 @@ def test_a_5xx_storm_is_retried_a_bounded_number_of_times_then_reported() -> Non
 def test_credentials_never_reach_the_stored_url() -> None:
     assert public_url("https://user:secret@gpu.firm.local:8443/?key=abc") == \
         "https://gpu.firm.local:8443"
+
+
+def test_a_whole_server_run_connects_only_to_the_server(server: RunningServer,
+                                                        network_guard: Recording) -> None:
+    """The network policy in force (as `lexbrief` has it): a whole document through the server
+    makes connections to the server and to nothing else; an offline policy refuses it."""
+    from lexbrief import network
+
+    engine = ServerEngine(ServerConfig(url=server.base_url))  # the configured server
+    document = load_document(ROOT / "tests" / "fixtures" / "documents" / "court-order-ca7.pdf")
+    template, _note = detect_kind(document.text, load_templates(), document.page_count)
+    summary = Pipeline(engine).run(document, template)
+    engine.close()
+    assert summary.points
+    assert network_guard.outside(server.base_url) == []
+    assert network_guard.allowed and all(
+        a.rule == "the configured server" for a in network_guard.allowed)
+    network.set_offline(True)
+    with pytest.raises(NetworkForbidden, match="offline"):
+        ServerEngine(ServerConfig(url=server.base_url))

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
+from lexbrief import network
 from lexbrief.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,9 @@ class ServerClient:
                               "http://gpu-box.firm.local:8080")
         self.config = config
         self.base = public_url(config.url)
+        # The configured server is the one host the network policy lets LexBrief reach
+        # (besides the hub during a download); offline, this refuses with a clear message.
+        network.allow_server(self.base)
         self._sleep = sleep
         verify: ssl.SSLContext | bool = True
         if config.ca_bundle:

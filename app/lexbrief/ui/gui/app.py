@@ -93,6 +93,19 @@ def first_run(window: QWidget) -> None:
             models.import_file()
 
 
+def _install_network_policy() -> None:
+    """The network policy for the window's life, before anything (OCR's ONNX Runtime) loads."""
+    from lexbrief import network
+    from lexbrief.errors import UserFacingError
+    from lexbrief.settings import load_settings
+
+    try:
+        offline = load_settings().offline
+    except UserFacingError:  # a broken settings file: guarded anyway, the window says why
+        offline = False
+    network.install(offline=offline)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lexbrief-gui", description="LexBrief window")
     parser.add_argument("--self-test", action="store_true",
@@ -103,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     setup_logging()
     install_crash_handler()
+    _install_network_policy()
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     assert isinstance(app, QApplication)
     app.setApplicationName("LexBrief")

@@ -34,9 +34,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lexbrief import network
 from lexbrief.engine.contract import ModelInfo
 from lexbrief.paths import create_private, data_dir
 from lexbrief.read import SUPPORTED_SUFFIXES
+from lexbrief.settings import load_settings
 from lexbrief.store import StoredSummary
 from lexbrief.summarize.templates import load_templates
 from lexbrief.ui.gui.actions import build_actions
@@ -129,6 +131,11 @@ class MainWindow(QMainWindow):
                                        QSizePolicy.Policy.Preferred)
         self.model_label.setMinimumWidth(120)
         self.statusBar().addPermanentWidget(self.model_label, 1)
+        # Which network policy is in force (lexbrief.network; README "Network policy").
+        self.network_label = QLabel(network.describe())
+        self.network_label.setToolTip("What LexBrief may connect to. Settings → offline "
+                                      "forbids every connection, even downloads and a server.")
+        self.statusBar().addPermanentWidget(self.network_label)
 
         self.template = QComboBox()
         self.template.addItem("Auto-detect", "auto")
@@ -145,6 +152,8 @@ class MainWindow(QMainWindow):
         self.history.delete_requested.connect(self.delete_summary)
         self.worker.model_loaded.connect(self._on_model_loaded)
         self.worker.model_loaded.connect(self.models.show_loaded)
+        self.worker.model_loaded.connect(
+            lambda _info: self.network_label.setText(network.describe()))
         self.models.active_changed.connect(lambda _path: self.worker.reload_model())
         self.hardware.start()
         self.worker.sampler = self.hardware.sampler
@@ -247,6 +256,11 @@ class MainWindow(QMainWindow):
         from lexbrief.ui.gui.settings_dialog import SettingsDialog
 
         if SettingsDialog(self).exec():
+            settings = load_settings()
+            network.set_offline(settings.offline)
+            if not settings.server.url:
+                network.forget_server()
+            self.network_label.setText(network.describe())
             self.worker.reload_model()  # threads, context or GPU layers may have changed
             self.statusBar().showMessage("Settings saved.", 4000)
 

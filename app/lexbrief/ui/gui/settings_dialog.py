@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -65,6 +66,10 @@ class SettingsDialog(QDialog):
         test_row.addWidget(self.test_result, 1)
         form.addRow("", test_row)
         self.engine.currentIndexChanged.connect(self._engine_changed)
+        self.offline = QCheckBox("Offline: no connections at all (not even model downloads "
+                                 "or the server)")
+        self.offline.setChecked(s.offline)
+        form.addRow("Network", self.offline)
 
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
@@ -217,6 +222,7 @@ class SettingsDialog(QDialog):
         s.electricity_price_per_kwh = self.price.value()
         s.currency = self.currency.text().strip().upper() or "USD"
         s.cloud_model = str(self.cloud.currentData())
+        s.offline = self.offline.isChecked()
         on_server = self.engine.currentData() == "server"
         s.server.url = self.server_url.text().strip() if on_server else ""
         s.server.api_key_env = self.server_key_env.text().strip()
