@@ -425,3 +425,30 @@ def test_one_renderer_for_the_run_statistics(tmp_path: Path) -> None:
     assert usage_text(stored.prompt_tokens, stored.completion_tokens, None,
                       stored.wall_seconds) in footer
     assert f"Coverage: {cover}" in header_lines(stored)
+
+
+def test_documents_run_even_when_the_jobs_table_cannot_be_written(  # type: ignore[no-untyped-def]
+        qtbot, tmp_path: Path) -> None:
+    """The database worker cannot open its database (here: a folder where the file should be):
+    the window says so and the documents run all the same (unrecorded, negative ids)."""
+    from lexbrief.ui.gui.worker import SummaryWorker
+
+    from fake_engine import FakeEngine
+
+    broken = tmp_path / "not-a-database"
+    broken.mkdir()
+    said: list[str] = []
+    win = MainWindow(SummaryWorker(engine_factory=lambda _model: FakeEngine()),
+                     Database(broken))
+    win.statusBar().messageChanged.connect(said.append)
+    win.skip_close_question = True  # type: ignore[attr-defined]
+    qtbot.addWidget(win)
+    try:
+        qtbot.waitUntil(lambda: any(m.startswith("The queue cannot be read: the database ")
+                                    for m in said), timeout=10000)
+        [job] = _add(win, qtbot, DOCUMENTS / "court-order-ca7.pdf")
+        assert job < 0
+        qtbot.waitUntil(lambda: win.queue.job_state(job) == "done", timeout=60000)
+    finally:
+        win.close()
+    assert Store().counts()["summaries"] == 1  # the model worker's own Store could write

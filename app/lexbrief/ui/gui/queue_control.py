@@ -20,6 +20,7 @@ from lexbrief.store.jobs import FINISHED, Job, JobQueue, owner_pid
 from lexbrief.summarize.pipeline import Progress
 from lexbrief.ui.gui.database import Database
 from lexbrief.ui.gui.reader import Reader
+from lexbrief.ui.gui.tasks import run_in_background
 from lexbrief.ui.gui.worker import SummaryWorker
 
 if TYPE_CHECKING:
@@ -54,6 +55,11 @@ def queue_documents(store: Store, paths: list[Path], *, template: str,
             log.warning("job not recorded in the queue table: %s", exc.message)
             queued.append((path, None))
     return queued
+
+
+def unrecorded_documents(paths: list[Path]) -> list[tuple[Path, int | None]]:
+    """The documents under `paths`, none recorded (the database cannot be opened)."""
+    return [(path, None) for path in expand_inputs(paths)]
 
 
 def restore_jobs(store: Store) -> list[Job]:
@@ -109,9 +115,16 @@ class QueueControl(QObject):
                   rerun: bool = False) -> None:
         """Queue the documents under `paths`; `queued` tells their job ids."""
         chosen = template or self.window.template.currentData()
+
+        def unrecorded(message: str) -> None:  # no jobs table at all: run them all the same
+            log.warning("documents not recorded in the queue table: %s", message)
+            run_in_background(lambda: unrecorded_documents(paths),
+                              lambda queued: self._queued(queued, chosen),
+                              lambda problem: self._status(f"Cannot queue: {problem}", 8000),
+                              what="listing documents")
+
         self.db.run(lambda store: queue_documents(store, paths, template=chosen, rerun=rerun),
-                    lambda queued: self._queued(queued, chosen),
-                    lambda message: self._status(f"Cannot queue: {message}", 8000),
+                    lambda queued: self._queued(queued, chosen), unrecorded,
                     what="queueing documents")
 
     def _queued(self, queued: list[tuple[Path, int | None]], template: str) -> None:
