@@ -1,17 +1,18 @@
 """Store access. A summary row is written once, complete, in one transaction with its document:
-a failed or cancelled run never leaves a row behind."""
+a failed or cancelled run never leaves a row behind. What is written and read back are typed
+records (lexbrief.store.records); SQLite's errors are sorted by result code
+(lexbrief.store.sqlite_errors)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
-import errno
 import hashlib
 import json
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,32 +22,15 @@ from lexbrief.costs.ledger import LedgerEntry
 from lexbrief.errors import NotFound, StorageError
 from lexbrief.paths import create_private, database_path
 from lexbrief.store.ledger import ledger_entries
-from lexbrief.store.migrations import migrate
+from lexbrief.store.migrations import NewerDatabase, migrate, pending_migrations
+from lexbrief.store.records import DocumentRecord, StoredSummary, SummaryRecord
+from lexbrief.store.sqlite_errors import BUSY, os_fault, primary_code, storage_errors
 
+__all__ = ["BUSY_TIMEOUT", "LeaseLost", "Store", "StoreCheckpoints", "StoredSummary",
+           "file_sha256"]
 
-@dataclass(frozen=True)
-class StoredSummary:
-    id: int
-    document_id: int
-    document_name: str
-    document_sha256: str
-    document_pages: int
-    model_name: str
-    model_sha256: str | None
-    template: str
-    parameters: dict[str, Any]
-    text: str
-    citations: list[dict[str, Any]]
-    coverage: dict[str, int]
-    prompt_tokens: int
-    completion_tokens: int
-    load_seconds: float
-    prompt_seconds: float
-    generation_seconds: float
-    wall_seconds: float
-    created: str
-    # abstract, rejected notes, overview sentence checks, kind assumed ({} before migration 4)
-    grounding: dict[str, Any] = field(default_factory=dict)
+BUSY_TIMEOUT = 10.0  # seconds a statement waits for another connection's lock, then SQLITE_BUSY
+_JSON_SORTED = {"parameters": True, "citations": False, "coverage": True, "grounding": True}
 
 
 class LeaseLost(Exception):
@@ -57,25 +41,6 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _storage_error(exc: Exception, path: Path) -> StorageError:
-    """The world's fault in plain words, decided by SQLite's result code (or the OS errno)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    number = getattr(exc, "errno", None)
-    text = str(exc).lower()
-    if primary == sqlite3.SQLITE_FULL or number == errno.ENOSPC or (
-            primary is None and number is None and "full" in text):
-        return StorageError(f"the disk is full; LexBrief cannot write to {path}. Free some "
-                            "space and run it again: finished work is kept.")
-    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM) or number in (
-            errno.EROFS, errno.EACCES, errno.EPERM) or (
-            primary is None and number is None and ("readonly" in text or "read-only" in text)):
-        return StorageError(f"LexBrief may not write to {path} (read-only or no permission).")
-    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return StorageError(f"the database {path} is busy in another program; try again.")
-    return StorageError(f"the database {path} cannot be used: {exc}.")
-
-
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or database_path()
@@ -83,104 +48,117 @@ class Store:
             # 0600 from the start; SQLite gives its -wal and -shm files the database's mode.
             create_private(self.path)
         except OSError as exc:
-            raise _storage_error(exc, self.path) from exc
+            raise os_fault(exc, self.path) from exc
+        with storage_errors(self.path):
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, check_same_thread=False)
         try:
-            conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-            self.db = sqlite_utils.Database(conn)
-            self.migrations_applied = self._prepare()
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.path) from exc
+            with storage_errors(self.path):
+                self.db = sqlite_utils.Database(conn)
+                self.migrations_applied = self._prepare()
+        except BaseException:
+            conn.close()
+            raise
 
-    def _prepare(self, attempts: int = 100) -> list[str]:
-        """WAL, foreign keys, migrations. Switching a new database to WAL does not wait for
-        other connections opening it at the same moment (the window's threads do): retry."""
-        for attempt in range(attempts):
-            try:
-                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA foreign_keys=ON")
-                return migrate(self.db)
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == attempts - 1:
-                    raise
-                if self.db.conn.in_transaction:
-                    self.db.conn.rollback()
-                time.sleep(0.05)
-        return []
+    def _prepare(self) -> list[str]:
+        """Refuse a database of a newer LexBrief (before writing anything to it), then WAL,
+        foreign keys, migrations."""
+        try:
+            pending_migrations(self.db)
+        except NewerDatabase as exc:
+            raise StorageError(
+                f"the database {self.path} was made by a newer LexBrief (it has migrations "
+                f"this version does not know: {', '.join(exc.names)}); use that LexBrief, or "
+                "choose another data folder.") from exc
+        self._use_wal()
+        self.db.execute("PRAGMA foreign_keys=ON")
+        return migrate(self.db)
+
+    def _use_wal(self) -> None:
+        """Switch the database to WAL (once in its life: the mode is kept in the file).
+
+        The switch begins with a shared lock and then needs the exclusive one. When another
+        connection holds the write lock at that moment (another window thread or process
+        switching the same new database, or a writer of an old one not yet in WAL), SQLite
+        refuses the switch at once with SQLITE_BUSY instead of calling the busy handler: a
+        connection holding a shared lock never waits to upgrade it, as that wait could
+        deadlock (https://sqlite.org/c3ref/busy_handler.html). So, refused, it waits for the
+        other connection holding nothing, by taking the write lock (BEGIN IMMEDIATE does
+        wait, up to the busy timeout), lets it go, and switches again; by then the database
+        is normally in WAL already. Refused a second time: a StorageError (busy).
+        """
+        conn = self.db.conn
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if primary_code(exc) != BUSY:
+                raise
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+            conn.execute("PRAGMA journal_mode=WAL")
 
     def close(self) -> None:
         self.db.conn.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
+    def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the write lock first (BEGIN IMMEDIATE), so it waits
-        for other writers instead of failing when it upgrades from reading (WAL snapshots)."""
+        for other writers instead of failing when it upgrades from reading (WAL snapshots).
+        SQLite's errors inside (and at BEGIN or COMMIT) leave sorted by `storage_errors`."""
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            if conn.in_transaction:
-                conn.rollback()
-            raise
-        conn.commit()
+        with storage_errors(self.path):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.commit()
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
 
     # -- writing ------------------------------------------------------------------------------
-    def save_summary(self, *, document: dict[str, Any], summary: dict[str, Any],
+    def save_summary(self, *, document: DocumentRecord, summary: SummaryRecord,
                      run_record: dict[str, Any] | None = None,
                      job: tuple[int, str] | None = None) -> int:
-        """Upsert the document by sha256 and insert the summary, atomically. `run_record`:
-        the summary's cost-ledger row (see lexbrief.costs.ledger.ledger_row), same transaction.
-        `job` (id, lease owner): that queue job becomes done in the same transaction, and only
-        while the lease is still the owner's (else `LeaseLost`, nothing stored). The document's
-        step checkpoints under this model are deleted in it too."""
-        try:
-            with self._write():
-                if job is not None:
-                    self._check_lease(*job)
-                existing = self.db.execute(
-                    "SELECT id FROM documents WHERE sha256 = ?", [document["sha256"]]
-                ).fetchone()
-                if existing:
-                    document_id = int(existing[0])
-                    self.db.execute("UPDATE documents SET name = ?, path = ? WHERE id = ?",
-                                    [document["name"], document.get("path"), document_id])
-                else:
-                    cursor = self.db.execute(
-                        "INSERT INTO documents (sha256, name, path, kind, title, pages, "
-                        "pagination, size, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [document["sha256"], document["name"], document.get("path"),
-                         document["kind"], document.get("title"), document["pages"],
-                         document["pagination"], document["size"], _now()],
-                    )
-                    document_id = int(cursor.lastrowid or 0)
-                row = {
-                    **summary, "document_id": document_id, "document_name": document["name"],
-                    "parameters": json.dumps(summary["parameters"], sort_keys=True),
-                    "citations": json.dumps(summary["citations"]),
-                    "coverage": json.dumps(summary["coverage"], sort_keys=True),
-                    "grounding": json.dumps(summary.get("grounding", {}), sort_keys=True),
-                    "created": _now(),
-                }
-                columns = ", ".join(row)
+        """Upsert the document by sha256 and insert the summary, atomically; returns the
+        summary's id. `run_record`: the summary's cost-ledger row (see
+        lexbrief.costs.ledger.ledger_row), same transaction. `job` (id, lease owner): that
+        queue job becomes done in the same transaction, and only while the lease is still the
+        owner's (else `LeaseLost`, nothing stored). The document's step checkpoints under this
+        model are deleted in it too."""
+        with self._write():
+            if job is not None:
+                self._check_lease(*job)
+            existing = self.db.execute(
+                "SELECT id FROM documents WHERE sha256 = ?", [document.sha256]).fetchone()
+            if existing:
+                document_id = int(existing[0])
+                self.db.execute("UPDATE documents SET name = ?, path = ? WHERE id = ?",
+                                [document.name, document.path, document_id])
+            else:
                 cursor = self.db.execute(
-                    f"INSERT INTO summaries ({columns}) VALUES ({', '.join('?' for _ in row)})",
-                    list(row.values()),
-                )
-                summary_id = int(cursor.lastrowid or 0)
-                if run_record is not None:
-                    ledger = {**run_record, "summary_id": summary_id, "created": row["created"]}
-                    self.db.execute(
-                        f"INSERT INTO run_records ({', '.join(ledger)}) "
-                        f"VALUES ({', '.join('?' for _ in ledger)})", list(ledger.values()))
-                self.db.execute("DELETE FROM checkpoints WHERE document_sha256 = ? AND "
-                                "model_sha256 IS ?", [document["sha256"],
-                                                      summary.get("model_sha256")])
-                if job is not None:
-                    self._finish_job(job[0], summary_id, document["sha256"])
-                return summary_id
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.path) from exc
+                    "INSERT INTO documents (sha256, name, path, kind, title, pages, "
+                    "pagination, size, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [document.sha256, document.name, document.path, document.kind,
+                     document.title, document.pages, document.pagination, document.size,
+                     _now()])
+                document_id = int(cursor.lastrowid or 0)
+            row = _summary_row(summary, document_id, document.name, _now())
+            cursor = self.db.execute(
+                f"INSERT INTO summaries ({', '.join(row)}) "
+                f"VALUES ({', '.join('?' for _ in row)})", list(row.values()))
+            summary_id = int(cursor.lastrowid or 0)
+            if run_record is not None:
+                ledger = {**run_record, "summary_id": summary_id, "created": row["created"]}
+                self.db.execute(
+                    f"INSERT INTO run_records ({', '.join(ledger)}) "
+                    f"VALUES ({', '.join('?' for _ in ledger)})", list(ledger.values()))
+            self.db.execute("DELETE FROM checkpoints WHERE document_sha256 = ? AND "
+                            "model_sha256 IS ?", [document.sha256, summary.model_sha256])
+            if job is not None:
+                self._finish_job(job[0], summary_id, document.sha256)
+            return summary_id
 
     def _check_lease(self, job_id: int, owner: str) -> None:
         row = self.db.execute("SELECT state, owner FROM jobs WHERE id = ?", [job_id]).fetchone()
@@ -196,20 +174,17 @@ class Store:
 
     def finish_from_history(self, job: tuple[int, str], summary_id: int, sha256: str) -> None:
         """The job's document was already summarized (same sha256, model, template)."""
-        try:
-            with self._write():
-                self._check_lease(*job)
-                self._finish_job(job[0], summary_id, sha256,
-                                 f"already summarized as #{summary_id}")
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.path) from exc
+        with self._write():
+            self._check_lease(*job)
+            self._finish_job(job[0], summary_id, sha256, f"already summarized as #{summary_id}")
 
     def find_summary(self, sha256: str, model_sha256: str, template: str) -> int | None:
         """The newest stored summary of this document by this model with this template."""
-        row = self.db.execute(
-            "SELECT s.id FROM summaries s JOIN documents d ON d.id = s.document_id "
-            "WHERE d.sha256 = ? AND s.model_sha256 = ? AND s.template = ? "
-            "ORDER BY s.id DESC LIMIT 1", [sha256, model_sha256, template]).fetchone()
+        with storage_errors(self.path):
+            row = self.db.execute(
+                "SELECT s.id FROM summaries s JOIN documents d ON d.id = s.document_id "
+                "WHERE d.sha256 = ? AND s.model_sha256 = ? AND s.template = ? "
+                "ORDER BY s.id DESC LIMIT 1", [sha256, model_sha256, template]).fetchone()
         return int(row[0]) if row else None
 
     # -- step checkpoints (see lexbrief.summarize.pipeline.Checkpoints) ----------------------------
@@ -217,7 +192,7 @@ class Store:
         return StoreCheckpoints(self, document_sha256, model_sha256)
 
     def delete_summary(self, summary_id: int) -> None:
-        with self.db.atomic():
+        with self._write():
             cursor = self.db.execute("DELETE FROM summaries WHERE id = ?", [summary_id])
         if cursor.rowcount == 0:
             raise NotFound(f"there is no summary #{summary_id}.")
@@ -229,23 +204,26 @@ class Store:
     """
 
     def get(self, summary_id: int) -> StoredSummary:
-        rows = list(self.db.query(self._SELECT + " WHERE s.id = ?", [summary_id]))
+        with storage_errors(self.path):
+            rows = list(self.db.query(self._SELECT + " WHERE s.id = ?", [summary_id]))
         if not rows:
             raise NotFound(f"there is no summary #{summary_id}; see `lexbrief history`.")
         return _row(rows[0])
 
     def history(self, *, search: str | None = None, limit: int = 50) -> list[StoredSummary]:
-        if search:
+        with storage_errors(self.path):
+            if not search:
+                return [_row(r) for r in self.db.query(
+                    self._SELECT + " ORDER BY s.id DESC LIMIT ?", [limit])]
             query = self._SELECT + """
                 JOIN summaries_fts f ON f.rowid = s.id
                 WHERE summaries_fts MATCH ? ORDER BY f.rank, s.id DESC LIMIT ?"""
             try:
-                rows = self.db.query(query, [_fts_query(search), limit])
-                return [_row(r) for r in rows]
-            except sqlite3.OperationalError:
-                return []
-        return [_row(r) for r in self.db.query(self._SELECT + " ORDER BY s.id DESC LIMIT ?",
-                                               [limit])]
+                return [_row(r) for r in self.db.query(query, [_fts_query(search), limit])]
+            except sqlite3.OperationalError as exc:
+                if primary_code(exc) != sqlite3.SQLITE_ERROR:
+                    raise
+                return []  # words FTS5 cannot read as a query (none match)
 
     def document_path(self, document_id: int) -> Path | None:
         """Where the document was last read from (None: not recorded, or no such document)."""
@@ -254,30 +232,34 @@ class Store:
         return Path(row[0]) if row and row[0] else None
 
     def counts(self) -> dict[str, int]:
-        return {"documents": self.db["documents"].count, "summaries": self.db["summaries"].count}
+        with storage_errors(self.path):
+            return {"documents": self.db["documents"].count,
+                    "summaries": self.db["summaries"].count}
 
     # -- model file hashes --------------------------------------------------------------------
     def ledger_entries(self) -> list[LedgerEntry]:
         """Every run in the cost ledger, oldest first."""
-        return ledger_entries(self.db)
+        with storage_errors(self.path):
+            return ledger_entries(self.db)
 
     def model_sha256(self, path: Path) -> str:
         stat = path.stat()
         key = str(path.resolve())
-        row = self.db.execute(
-            "SELECT sha256 FROM model_files WHERE path = ? AND size = ? AND mtime_ns = ?",
-            [key, stat.st_size, stat.st_mtime_ns],
-        ).fetchone()
+        with storage_errors(self.path):
+            row = self.db.execute(
+                "SELECT sha256 FROM model_files WHERE path = ? AND size = ? AND mtime_ns = ?",
+                [key, stat.st_size, stat.st_mtime_ns],
+            ).fetchone()
         if row:
             return str(row[0])
         digest = file_sha256(path)
         try:
-            with self.db.atomic():
+            with self._write():
                 self.db.execute(
                     "INSERT OR REPLACE INTO model_files (path, size, mtime_ns, sha256) "
                     "VALUES (?, ?, ?, ?)", [key, stat.st_size, stat.st_mtime_ns, digest])
-        except sqlite3.DatabaseError:
-            pass  # only a cache
+        except StorageError:
+            pass  # only a cache: a full or read-only disk costs a hash next time
         return digest
 
 
@@ -297,12 +279,11 @@ class StoreCheckpoints:
     def load(self, scope: str, step: str) -> str | None:
         started = time.perf_counter()
         try:
-            row = self.store.db.execute(
-                "SELECT notes, seconds FROM checkpoints WHERE document_sha256 = ? AND "
-                "model_sha256 = ? AND parameters = ? AND step = ?",
-                [*self.key, scope, step]).fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.store.path) from exc
+            with storage_errors(self.store.path):
+                row = self.store.db.execute(
+                    "SELECT notes, seconds FROM checkpoints WHERE document_sha256 = ? AND "
+                    "model_sha256 = ? AND parameters = ? AND step = ?",
+                    [*self.key, scope, step]).fetchone()
         finally:
             self.overhead_seconds += time.perf_counter() - started
         if row is None:
@@ -319,8 +300,6 @@ class StoreCheckpoints:
                     "INSERT OR REPLACE INTO checkpoints (document_sha256, model_sha256, "
                     "parameters, step, notes, seconds, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [*self.key, scope, step, notes, seconds, _now()])
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.store.path) from exc
         finally:
             self.overhead_seconds += time.perf_counter() - started
         self.saved += 1
@@ -342,6 +321,17 @@ def _fts_query(text: str) -> str:
     quoted = [f'"{w}"' for w in words]
     quoted[-1] += "*"
     return " ".join(quoted)
+
+
+def _summary_row(summary: SummaryRecord, document_id: int, document_name: str,
+                 created: str) -> dict[str, Any]:
+    """The `summaries` row of a record: its fields, the JSON ones as text."""
+    row: dict[str, Any] = {"document_id": document_id, "document_name": document_name}
+    for f in dataclasses.fields(summary):
+        name, value = f.name, getattr(summary, f.name)
+        row[name] = (json.dumps(value, sort_keys=_JSON_SORTED[name]) if name in _JSON_SORTED
+                     else value)
+    return {**row, "created": created}
 
 
 def _row(row: dict[str, Any]) -> StoredSummary:
