@@ -1,13 +1,13 @@
 """The frozen bundle's one entry script, built twice: `lexbrief` (console) and `lexbrief-gui`
 (windowed). Which program runs depends on the executable's name. The hidden first argument
-`--lexbrief-cpu-backend` runs engine.llama_cpp.cpu_dispatch's child modes (CPU backend probe)."""
+`--lexbrief-cpu-backend` runs engine.llama_cpp.probe (the CPU backend probe's child)."""
 
 import sys
 from pathlib import Path
 
 
 def _run() -> int:
-    from lexbrief.engine.llama_cpp.cpu_dispatch import handle_hidden_flag
+    from lexbrief.engine.llama_cpp.probe import handle_hidden_flag
 
     code = handle_hidden_flag(sys.argv[1:])
     if code is not None:

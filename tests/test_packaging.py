@@ -194,10 +194,12 @@ def test_the_probe_child_reports_a_sigill_death(backends: Path, tmp_path: Path,
 
 def test_child_command_and_the_hidden_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cpu_backend.child_command(["--scores"])[1:3] == [
-        "-m", "lexbrief.engine.llama_cpp.cpu_dispatch"]
+        "-m", "lexbrief.engine.llama_cpp.probe"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert cpu_backend.child_command(["--scores"])[1:] == [cpu_backend.HIDDEN_FLAG, "--scores"]
-    assert cpu_backend.handle_hidden_flag(["summarize", "x.pdf"]) is None
+    from lexbrief.engine.llama_cpp.probe import handle_hidden_flag
+
+    assert handle_hidden_flag(["summarize", "x.pdf"]) is None
 
 
 def test_the_dev_venvs_portable_build_needs_no_cpu_backend() -> None:

@@ -15,15 +15,14 @@ CPU and the set of backend files, so a new CPU or a new LexBrief version probes 
 llama.cpp's ranking (to check the fallback on a given machine).
 
 This module never imports llama_cpp (house rule): the engine module loads the chosen file
-(`lexbrief.engine.llama_cpp.native.ensure_cpu_backend`). The children are `python -m
-lexbrief.engine.llama_cpp.cpu_dispatch ...`, or in a frozen bundle the bundled executable with
-the hidden first argument `--lexbrief-cpu-backend` (see `handle_hidden_flag`).
+(`lexbrief.engine.llama_cpp.native.ensure_cpu_backend`). The children run
+`lexbrief.engine.llama_cpp.probe` (`python -m`, or in a frozen bundle the bundled executable with
+the hidden first argument `--lexbrief-cpu-backend`): the child side lives there so that this
+module, which the engine imports, never imports the engine.
 """
 
 from __future__ import annotations
 
-import argparse
-import ctypes
 import hashlib
 import json
 import logging
@@ -264,7 +263,7 @@ def child_command(args: Sequence[str]) -> list[str]:
     """This program again: the frozen executable with the hidden flag, or `python -m`."""
     if getattr(sys, "frozen", False):
         return [sys.executable, HIDDEN_FLAG, *args]
-    return [sys.executable, "-m", "lexbrief.engine.llama_cpp.cpu_dispatch", *args]
+    return [sys.executable, "-m", "lexbrief.engine.llama_cpp.probe", *args]
 
 
 _WINDOWS_CRASHES = {0xC000001D: "STATUS_ILLEGAL_INSTRUCTION", 0xC0000005: "an access violation",
@@ -328,70 +327,3 @@ def read_scores(folder: Path, timeout: float = SCORES_TIMEOUT_S) -> dict[str, in
     except (ValueError, IndexError):
         return None
     return {str(k): int(v) for k, v in raw.items()} if isinstance(raw, dict) else None
-
-
-def _scores_here(folder: Path) -> dict[str, int]:
-    files = variant_files(folder)
-    # The modules need libggml-base; load it first from the same folder, globally.
-    for base in ("libggml-base.so.0", "libggml-base.so", "libggml-base.dylib", "ggml-base.dll"):
-        if (folder / base).is_file():
-            ctypes.CDLL(str(folder / base), mode=ctypes.RTLD_GLOBAL)
-            break
-    scores: dict[str, int] = {}
-    for name, path in files.items():
-        library = ctypes.CDLL(str(path))
-        score_fn = getattr(library, "ggml_backend_score", None)
-        if score_fn is None:
-            continue
-        score_fn.restype = ctypes.c_int
-        scores[name] = int(score_fn())
-    return scores
-
-
-def _probe_here(variant: str, model: Path) -> None:
-    """Load `variant` (LEXBRIEF_CPU_VARIANT, set by the parent) and decode a few tokens."""
-    os.environ[ENV_OVERRIDE] = variant
-    from lexbrief.cancel import NEVER
-    from lexbrief.engine.contract import GenerationParams, Message
-    from lexbrief.engine.llama_cpp.engine import LlamaCppEngine
-
-    # One thread: no barrier spinning when the machine is busy; the decode still runs every
-    # kernel the variant was compiled with.
-    engine = LlamaCppEngine(model, context_length=256, threads=1, gpu_layers=0)
-    try:
-        pieces = list(engine.chat([Message("user", "Say hello.")],
-                                  GenerationParams(max_tokens=4), NEVER))
-    finally:
-        engine.close()
-    if not pieces:
-        raise RuntimeError("the model produced nothing")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lexbrief-cpu-backend",
-                                     description="LexBrief's CPU backend probe (internal)")
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--probe", metavar="VARIANT")
-    mode.add_argument("--scores", action="store_true")
-    parser.add_argument("--dir", type=Path, required=True)
-    parser.add_argument("--model", type=Path)
-    args = parser.parse_args(argv)
-    if args.scores:
-        print(json.dumps(_scores_here(args.dir)), flush=True)
-        return 0
-    if args.model is None:
-        parser.error("--probe needs --model")
-    _probe_here(args.probe, args.model)
-    print(f"ok {args.probe}", flush=True)
-    return 0
-
-
-def handle_hidden_flag(argv: Sequence[str]) -> int | None:
-    """For a frozen entry point: run the child mode if `argv` starts with the hidden flag."""
-    if argv and argv[0] == HIDDEN_FLAG:
-        return main(argv[1:])
-    return None
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
