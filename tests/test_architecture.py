@@ -75,3 +75,17 @@ def test_setup_builds_llama_without_native_cpu_flags() -> None:
     setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
     assert "packaging/llama_wheel.py" in setup
     assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().endswith("scripts/test.sh")
+
+
+def test_no_module_imports_itself_back() -> None:
+    """No import cycle between modules (grimp, import-linter's graph; imports made only for
+    type checking do not count: they never run)."""
+    import grimp
+
+    graph = grimp.build_graph("lexbrief", exclude_type_checking_imports=True)
+    cycles = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            if graph.chain_exists(importer=imported, imported=module):
+                cycles.append((module, imported))
+    assert cycles == []
