@@ -60,6 +60,7 @@ def test_a_document_summarized_on_the_server_records_the_server(tmp_path: Path) 
     assert out["key_points"] and out["coverage"]["tokens_dropped"] == 0
     assert out["hardware"]["energy"]["wh"] is None  # the server's energy: unknown, not 0
     assert "UNKNOWN" in result.stderr and "would cost" in result.stderr
+    assert "saved n/a (energy unknown: the model ran on the server" in result.stderr
     (_name, parameters), = _summaries(home)
     stored = json.loads(parameters)
     assert stored["server_url"] == server.base_url and stored["server_kind"] == "llama-server"

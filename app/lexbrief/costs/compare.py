@@ -8,6 +8,7 @@ saved  = cloud (USD) − local (converted to USD with pricing.toml's exchange ra
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -106,8 +107,12 @@ def compare_numbers(*, prompt_tokens: int, completion_tokens: int, energy_wh: fl
 
 def compare(record: RunRecord, pricing: Pricing, *, price_per_kwh: float, currency: str,
             cloud_model: str | None = None) -> CostComparison:
-    return compare_numbers(
+    comparison = compare_numbers(
         prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens,
         energy_wh=record.energy.wh, energy_estimated=record.energy.estimated,
         wall_seconds=record.wall_seconds, pricing=pricing, price_per_kwh=price_per_kwh,
         currency=currency, cloud_model=cloud_model)
+    if record.energy.wh is None and record.energy.method:  # say why (e.g. it ran on a server)
+        comparison = dataclasses.replace(comparison,
+                                         note=f"energy unknown: {record.energy.method}")
+    return comparison
