@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,7 @@ from lexbrief.costs.pricing import Hardware, PricingError, load_pricing, pricing
 from lexbrief.errors import UserFacingError
 from lexbrief.machine.telemetry.run import EnergyRecord, RunRecord
 from lexbrief.paths import resource_dir
-from lexbrief.store import Store
+from lexbrief.store import DocumentRecord, Store, SummaryRecord
 from lexbrief.ui.cli import main as cli
 
 BUNDLED = resource_dir() / "pricing.toml"
@@ -200,16 +199,16 @@ def _record(prompt: int = 1000, completion: int = 200, wh: float | None = 0.5,
         sampler_cpu_seconds=0.004)
 
 
-def _document(sha: str) -> dict[str, Any]:
-    return {"sha256": sha, "name": f"{sha[:4]}.pdf", "path": None, "kind": "pdf",
-            "title": None, "pages": 1, "pagination": "printed", "size": 10}
+def _document(sha: str) -> DocumentRecord:
+    return DocumentRecord(sha256=sha, name=f"{sha[:4]}.pdf", path=None, kind="pdf",
+                          title=None, pages=1, pagination="printed", size=10)
 
 
-def _summary() -> dict[str, Any]:
-    return {"model_name": "m.gguf", "model_sha256": None, "template": "general",
-            "parameters": {}, "text": "text", "citations": [], "coverage": {},
-            "prompt_tokens": 1000, "completion_tokens": 200, "load_seconds": 0.1,
-            "prompt_seconds": 1.0, "generation_seconds": 4.0, "wall_seconds": 10.0}
+def _summary() -> SummaryRecord:
+    return SummaryRecord(model_name="m.gguf", model_sha256=None, template="general",
+                         parameters={}, text="text", citations=[], coverage={},
+                         prompt_tokens=1000, completion_tokens=200, load_seconds=0.1,
+                         prompt_seconds=1.0, generation_seconds=4.0, wall_seconds=10.0)
 
 
 def _save(store: Store, sha: str, record: RunRecord, currency: str = "USD") -> int:

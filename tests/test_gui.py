@@ -13,7 +13,7 @@ from PySide6.QtGui import QDropEvent
 
 from lexbrief.machine import detect_hardware
 from lexbrief.machine.telemetry.gpu import AmdGpus
-from lexbrief.store import Store
+from lexbrief.store import DocumentRecord, Store, SummaryRecord
 from lexbrief.ui.gui.database import Database
 from lexbrief.ui.gui.main_window import MainWindow
 from lexbrief.ui.gui.models_view import FIT_COLUMN, STATUS_COLUMN
@@ -77,13 +77,13 @@ def test_quotes_marks_and_the_abstract_render() -> None:
 
 def test_history_search_finds_a_stored_summary(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
     Store().save_summary(
-        document={"sha256": "e" * 64, "name": "calvary-v-mills.pdf", "kind": "pdf", "pages": 17,
-                  "pagination": "printed", "size": 1},
-        summary={"model_name": "m", "model_sha256": None, "template": "court_opinion",
-                 "parameters": {}, "text": "## Overview\n\nThe court denied the injunction.",
-                 "citations": [], "coverage": {}, "prompt_tokens": 1, "completion_tokens": 1,
-                 "load_seconds": 0, "prompt_seconds": 0, "generation_seconds": 0,
-                 "wall_seconds": 0})
+        document=DocumentRecord(sha256="e" * 64, name="calvary-v-mills.pdf", path=None,
+                                kind="pdf", title=None, pages=17, pagination="printed", size=1),
+        summary=SummaryRecord(model_name="m", model_sha256=None, template="court_opinion",
+                              parameters={}, text="## Overview\n\nThe court denied the injunction.",
+                              citations=[], coverage={}, prompt_tokens=1, completion_tokens=1,
+                              load_seconds=0, prompt_seconds=0, generation_seconds=0,
+                              wall_seconds=0))
     window.history.search.setText("injunction")
     qtbot.waitUntil(lambda: window.history.list.topLevelItemCount() == 1, timeout=10000)
     assert window.history.list.topLevelItem(0).text(2) == "calvary-v-mills.pdf"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lexbrief.store import Store
+from lexbrief.store import DocumentRecord, Store, SummaryRecord
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 
@@ -27,17 +27,17 @@ def _lexbrief(*args: str, umask: int = 0) -> subprocess.CompletedProcess[str]:
                           preexec_fn=lambda: os.umask(umask))
 
 
-def _document(sha: str = "a" * 64) -> dict[str, object]:
-    return {"sha256": sha, "name": "lease.pdf", "path": "/docs/lease.pdf", "kind": "pdf",
-            "title": None, "pages": 3, "pagination": "printed", "size": 1234}
+def _document(sha: str = "a" * 64) -> DocumentRecord:
+    return DocumentRecord(sha256=sha, name="lease.pdf", path="/docs/lease.pdf", kind="pdf",
+                          title=None, pages=3, pagination="printed", size=1234)
 
 
-def _summary() -> dict[str, object]:
-    return {"model_name": "m.gguf", "model_sha256": "b" * 64, "template": "contract",
-            "parameters": {}, "text": "## Overview\n\nRent is due monthly [p. 2].\n",
-            "citations": [], "coverage": {"pages_read": 3, "pages_total": 3},
-            "prompt_tokens": 1, "completion_tokens": 1, "load_seconds": 0.0,
-            "prompt_seconds": 0.0, "generation_seconds": 0.0, "wall_seconds": 0.0}
+def _summary() -> SummaryRecord:
+    return SummaryRecord(model_name="m.gguf", model_sha256="b" * 64, template="contract",
+                         parameters={}, text="## Overview\n\nRent is due monthly [p. 2].\n",
+                         citations=[], coverage={"pages_read": 3, "pages_total": 3},
+                         prompt_tokens=1, completion_tokens=1, load_seconds=0.0,
+                         prompt_seconds=0.0, generation_seconds=0.0, wall_seconds=0.0)
 
 
 def test_a_new_data_folder_is_private_under_a_permissive_umask(lexbrief_home: Path) -> None:

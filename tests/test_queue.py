@@ -3,18 +3,18 @@ model and real kill -9 run in test_queue_crash.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lexbrief.errors import StorageError
 from lexbrief.read.document import Document, Page
-from lexbrief.store import Store
+from lexbrief.store import DocumentRecord, Store, SummaryRecord
 from lexbrief.store.jobs import Heartbeat, JobQueue, LeaseLost, owner_is_dead, process_owner
 from lexbrief.summarize.pipeline import Checkpoints, Pipeline, PipelineSettings
 from lexbrief.summarize.templates import load_templates
@@ -128,16 +128,16 @@ def test_every_map_step_is_checkpointed_and_a_rerun_reads_no_chunk() -> None:
     assert len(again.calls) == 1 and second.text == first.text
 
 
-def _document(sha: str) -> dict[str, Any]:
-    return {"sha256": sha, "name": "lease.pdf", "path": "/docs/lease.pdf", "kind": "pdf",
-            "title": None, "pages": 3, "pagination": "printed", "size": 1}
+def _document(sha: str) -> DocumentRecord:
+    return DocumentRecord(sha256=sha, name="lease.pdf", path="/docs/lease.pdf", kind="pdf",
+                          title=None, pages=3, pagination="printed", size=1)
 
 
-def _summary() -> dict[str, Any]:
-    return {"model_name": "m.gguf", "model_sha256": "m", "template": "contract",
-            "parameters": {}, "text": "## Overview\n\nok\n", "citations": [], "coverage": {},
-            "prompt_tokens": 1, "completion_tokens": 1, "load_seconds": 0.0,
-            "prompt_seconds": 0.0, "generation_seconds": 0.0, "wall_seconds": 0.0}
+def _summary(text: str = "## Overview\n\nok\n") -> SummaryRecord:
+    return SummaryRecord(model_name="m.gguf", model_sha256="m", template="contract",
+                         parameters={}, text=text, citations=[], coverage={}, prompt_tokens=1,
+                         completion_tokens=1, load_seconds=0.0, prompt_seconds=0.0,
+                         generation_seconds=0.0, wall_seconds=0.0)
 
 
 def test_storing_the_summary_finishes_the_job_and_drops_its_checkpoints_atomically(
@@ -164,10 +164,10 @@ def test_a_failed_summary_write_keeps_the_job_and_the_checkpoints(tmp_path: Path
     job = queue.enqueue(tmp_path / "lease.pdf")
     queue.claim()
     store.checkpoints("a" * 64, "m").save("scope", "map:0:x", "- note [p. 1]", 1.0)
-    broken = _summary()
-    del broken["wall_seconds"]
-    with pytest.raises(StorageError):
-        store.save_summary(document=_document("a" * 64), summary=broken,
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")  # a real SQLITE_FULL from here on
+    with pytest.raises(StorageError, match="the disk is full"):
+        store.save_summary(document=_document("a" * 64), summary=_summary("rent " * 20_000),
                            job=(job.id, queue.owner))
     assert queue.get(job.id).state == "running"
     assert store.db["checkpoints"].count == 1 and store.counts()["summaries"] == 0
@@ -317,10 +317,11 @@ def test_a_document_the_history_has_is_offered_from_it_not_run_again(
     template = detect_template(document.text, load_templates()).name
     store = Store()
     stored = store.save_summary(
-        document={**_document(document.sha256), "name": path.name},
-        summary={**_summary(), "model_sha256": file_sha256(starter_model),
-                 "model_name": starter_model.name, "template": template,
-                 "text": "## Overview\n\nThe stored summary.\n"})
+        document=dataclasses.replace(_document(document.sha256), name=path.name),
+        summary=dataclasses.replace(
+            _summary("## Overview\n\nThe stored summary.\n"),
+            model_sha256=file_sha256(starter_model), model_name=starter_model.name,
+            template=template))
     result = lexbrief("summarize", str(path))
     assert result.returncode == 0, result.stderr
     assert "The stored summary." in result.stdout
@@ -378,7 +379,7 @@ def test_a_full_disk_is_a_clear_error_that_writes_nothing_half(
 
 _WORKER = """
 import sys, time
-from lexbrief.store import Store
+from lexbrief.store import DocumentRecord, Store, SummaryRecord
 from lexbrief.store.jobs import JobQueue
 queue = JobQueue(Store())
 ran = []

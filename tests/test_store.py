@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lexbrief.errors import NotFound, StorageError
-from lexbrief.store import Store
+from lexbrief.store import DocumentRecord, Store, StoredSummary, SummaryRecord
 from lexbrief.store.migrations import MIGRATIONS
 
 
-def _document(sha: str = "a" * 64, name: str = "lease.pdf") -> dict[str, Any]:
-    return {"sha256": sha, "name": name, "path": f"/docs/{name}", "kind": "pdf",
-            "title": None, "pages": 3, "pagination": "printed", "size": 1234}
+def _document(sha: str = "a" * 64, name: str = "lease.pdf") -> DocumentRecord:
+    return DocumentRecord(sha256=sha, name=name, path=f"/docs/{name}", kind="pdf", title=None,
+                          pages=3, pagination="printed", size=1234)
 
 
-def _summary(text: str = "The tenant pays rent monthly [p. 2].") -> dict[str, Any]:
-    return {"model_name": "m.gguf", "model_sha256": "b" * 64, "template": "contract",
-            "parameters": {"max_tokens": 256}, "text": text,
-            "citations": [{"point": "rent", "pages": [2]}],
-            "coverage": {"pages_read": 3, "pages_total": 3, "tokens_read": 900,
-                         "tokens_dropped": 0},
-            "prompt_tokens": 1000, "completion_tokens": 120, "load_seconds": 0.2,
-            "prompt_seconds": 4.0, "generation_seconds": 2.0, "wall_seconds": 6.5}
+def _summary(text: str = "The tenant pays rent monthly [p. 2].") -> SummaryRecord:
+    return SummaryRecord(
+        model_name="m.gguf", model_sha256="b" * 64, template="contract",
+        parameters={"max_tokens": 256}, text=text, citations=[{"point": "rent", "pages": [2]}],
+        coverage={"pages_read": 3, "pages_total": 3, "tokens_read": 900, "tokens_dropped": 0},
+        grounding={"kind_note": "Read as: a contract.", "rejected": []},
+        prompt_tokens=1000, completion_tokens=120, load_seconds=0.2, prompt_seconds=4.0,
+        generation_seconds=2.0, wall_seconds=6.5)
+
+
+def full_after(store: Store, pages: int = 0) -> None:
+    """The database may grow by `pages` pages at most: a real SQLITE_FULL past them."""
+    count = store.db.execute("PRAGMA page_count").fetchone()[0]
+    assert store.db.execute(f"PRAGMA max_page_count = {count + pages}").fetchone()[0] == (
+        count + pages)
 
 
 def test_migrations_are_named_recorded_and_run_once(lexbrief_home: Path) -> None:
@@ -51,12 +58,31 @@ def test_documents_are_deduplicated_by_sha256() -> None:
 
 def test_round_trip_keeps_every_field() -> None:
     store = Store()
-    row = store.get(store.save_summary(document=_document(), summary=_summary()))
-    assert row.coverage["tokens_dropped"] == 0
-    assert row.citations == [{"point": "rent", "pages": [2]}]
-    assert row.parameters == {"max_tokens": 256}
+    saved = _summary()
+    row = store.get(store.save_summary(document=_document(), summary=saved))
+    for field in dataclasses.fields(SummaryRecord):  # every field of the record, read back
+        assert getattr(row, field.name) == getattr(saved, field.name), field.name
     assert row.document_sha256 == "a" * 64 and row.document_pages == 3
-    assert row.prompt_tokens == 1000 and row.generation_seconds == 2.0
+    assert row.document_name == "lease.pdf"
+    assert store.history()[0] == row
+
+
+def test_the_records_are_the_tables_columns() -> None:
+    """What save_summary writes and get reads back, field by field, is the tables' columns."""
+    store = Store()
+
+    def columns(table: str) -> list[str]:
+        return [row[1] for row in store.db.execute(f"PRAGMA table_info('{table}')")]
+
+    summary_fields = {f.name: f.type for f in dataclasses.fields(SummaryRecord)}
+    stored_fields = {f.name: f.type for f in dataclasses.fields(StoredSummary)}
+    assert {name: stored_fields[name] for name in summary_fields} == summary_fields
+    assigned = {"id", "document_id", "document_name", "created"}  # by the store
+    assert set(columns("summaries")) == set(summary_fields) | assigned
+    assert set(stored_fields) == set(columns("summaries")) | {"document_sha256",
+                                                             "document_pages"}
+    document_fields = [f.name for f in dataclasses.fields(DocumentRecord)]
+    assert columns("documents") == ["id", *document_fields, "created"]
 
 
 def test_full_text_search_over_summaries_and_names() -> None:
@@ -72,11 +98,16 @@ def test_full_text_search_over_summaries_and_names() -> None:
 
 
 def test_a_failed_write_leaves_no_row_at_all() -> None:
+    """The document row is written, then the summary's does not fit (SQLITE_FULL): both go."""
     store = Store()
-    broken = _summary()
-    del broken["wall_seconds"]  # NOT NULL column missing: the insert fails mid-transaction
-    with pytest.raises(StorageError):
-        store.save_summary(document=_document("d" * 64), summary=broken)
+    full_after(store)
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    with pytest.raises(StorageError, match="the disk is full"):
+        store.save_summary(document=_document("d" * 64), summary=_summary("rent " * 20_000))
+    assert any(s.startswith("INSERT INTO documents") for s in statements)
+    assert statements[-1] == "ROLLBACK"
+    store.db.conn.set_trace_callback(None)
     assert store.counts() == {"documents": 0, "summaries": 0}
 
 

@@ -26,7 +26,7 @@ from lexbrief.read.ocr import OcrOptions, OcrProgress
 from lexbrief.service.accounting import Accountant
 from lexbrief.service.server import SERVER_SPEC, is_server_spec, server_config, server_spec
 from lexbrief.settings import load_settings
-from lexbrief.store import Store
+from lexbrief.store import DocumentRecord, Store, SummaryRecord
 from lexbrief.summarize.pipeline import Observer, Pipeline, PipelineSettings, Progress, Summary
 from lexbrief.summarize.templates import Template, detect_kind, load_templates
 
@@ -90,6 +90,30 @@ def grounding_record(summary: Summary) -> dict[str, Any]:
             "draft": summary.draft}
 
 
+def document_record(document: Document) -> DocumentRecord:
+    """The document as the store keeps it."""
+    return DocumentRecord(sha256=document.sha256, name=document.name,
+                          path=str(document.path.resolve()), kind=document.kind,
+                          title=document.title, pages=document.page_count,
+                          pagination=document.pagination, size=document.size)
+
+
+def summary_record(summary: Summary, *, model_name: str, model_sha256: str | None,
+                   parameters: dict[str, Any], load_seconds: float) -> SummaryRecord:
+    """The pipeline's `Summary` as the store keeps it (lexbrief.store.records tells the three
+    summary types apart): its text, shown points, coverage, grounding audit and usage, with
+    the model and the run's parameters."""
+    return SummaryRecord(
+        model_name=model_name, model_sha256=model_sha256, template=summary.template.name,
+        parameters=parameters, text=summary.text,
+        citations=[p.as_dict() for p in summary.points], coverage=summary.coverage.as_dict(),
+        grounding=grounding_record(summary), prompt_tokens=summary.usage.prompt_tokens,
+        completion_tokens=summary.usage.completion_tokens, load_seconds=load_seconds,
+        prompt_seconds=summary.usage.prompt_seconds,
+        generation_seconds=summary.usage.generation_seconds,
+        wall_seconds=summary.wall_seconds)
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """The model a summary is made with, as stored and shown: a GGUF file here, or a model on
@@ -103,6 +127,10 @@ class ModelRef:
 
 @dataclass
 class Outcome:
+    """A run's result for its caller (CLI, window): the pipeline's `Summary` as made (live
+    spans and all), the id of the `StoredSummary` it was saved as, the model, and what the
+    hardware did and cost. `lexbrief.store.records` tells the summary types apart."""
+
     summary_id: int
     summary: Summary
     model: ModelRef
@@ -290,30 +318,15 @@ class Summarizer:
         if checkpoints.reused:
             log.info("%s: resumed with %d step(s) from checkpoints (%.1f s of model time "
                      "saved)", document.name, checkpoints.reused, checkpoints.seconds_reused)
+        parameters = {**self.pipeline_settings.as_dict(),
+                      "context_length": engine.info.context_length,
+                      "threads": engine.info.threads, "gpu_layers": engine.info.gpu_layers,
+                      **server_record(engine), **self._reader_record()}
         summary_id = self.store.save_summary(
-            document={"sha256": document.sha256, "name": document.name,
-                      "path": str(document.path.resolve()), "kind": document.kind,
-                      "title": document.title, "pages": document.page_count,
-                      "pagination": document.pagination, "size": document.size},
-            summary={
-                "model_name": self.model.name, "model_sha256": self.model_sha256,
-                "template": chosen.name,
-                "parameters": {**self.pipeline_settings.as_dict(),
-                               "context_length": engine.info.context_length,
-                               "threads": engine.info.threads,
-                               "gpu_layers": engine.info.gpu_layers,
-                               **server_record(engine), **self._reader_record()},
-                "text": summary.text,
-                "citations": [p.as_dict() for p in summary.points],
-                "coverage": summary.coverage.as_dict(),
-                "grounding": grounding_record(summary),
-                "prompt_tokens": summary.usage.prompt_tokens,
-                "completion_tokens": summary.usage.completion_tokens,
-                "load_seconds": engine.info.load_seconds,
-                "prompt_seconds": summary.usage.prompt_seconds,
-                "generation_seconds": summary.usage.generation_seconds,
-                "wall_seconds": summary.wall_seconds,
-            },
+            document=document_record(document),
+            summary=summary_record(summary, model_name=self.model.name,
+                                   model_sha256=self.model_sha256, parameters=parameters,
+                                   load_seconds=engine.info.load_seconds),
             run_record=account.ledger_row(document.name, self.model.name),
             job=job,
         )

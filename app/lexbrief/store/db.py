@@ -1,9 +1,11 @@
 """Store access. A summary row is written once, complete, in one transaction with its document:
-a failed or cancelled run never leaves a row behind."""
+a failed or cancelled run never leaves a row behind. What is written and read back are typed
+records (lexbrief.store.records)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import hashlib
@@ -11,7 +13,6 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +23,11 @@ from lexbrief.errors import NotFound, StorageError
 from lexbrief.paths import create_private, database_path
 from lexbrief.store.ledger import ledger_entries
 from lexbrief.store.migrations import migrate
+from lexbrief.store.records import DocumentRecord, StoredSummary, SummaryRecord
 
+__all__ = ["LeaseLost", "Store", "StoreCheckpoints", "StoredSummary", "file_sha256"]
 
-@dataclass(frozen=True)
-class StoredSummary:
-    id: int
-    document_id: int
-    document_name: str
-    document_sha256: str
-    document_pages: int
-    model_name: str
-    model_sha256: str | None
-    template: str
-    parameters: dict[str, Any]
-    text: str
-    citations: list[dict[str, Any]]
-    coverage: dict[str, int]
-    prompt_tokens: int
-    completion_tokens: int
-    load_seconds: float
-    prompt_seconds: float
-    generation_seconds: float
-    wall_seconds: float
-    created: str
-    # abstract, rejected notes, overview sentence checks, kind assumed ({} before migration 4)
-    grounding: dict[str, Any] = field(default_factory=dict)
+_JSON_SORTED = {"parameters": True, "citations": False, "coverage": True, "grounding": True}
 
 
 class LeaseLost(Exception):
@@ -126,47 +107,37 @@ class Store:
         conn.commit()
 
     # -- writing ------------------------------------------------------------------------------
-    def save_summary(self, *, document: dict[str, Any], summary: dict[str, Any],
+    def save_summary(self, *, document: DocumentRecord, summary: SummaryRecord,
                      run_record: dict[str, Any] | None = None,
                      job: tuple[int, str] | None = None) -> int:
-        """Upsert the document by sha256 and insert the summary, atomically. `run_record`:
-        the summary's cost-ledger row (see lexbrief.costs.ledger.ledger_row), same transaction.
-        `job` (id, lease owner): that queue job becomes done in the same transaction, and only
-        while the lease is still the owner's (else `LeaseLost`, nothing stored). The document's
-        step checkpoints under this model are deleted in it too."""
+        """Upsert the document by sha256 and insert the summary, atomically; returns the
+        summary's id. `run_record`: the summary's cost-ledger row (see
+        lexbrief.costs.ledger.ledger_row), same transaction. `job` (id, lease owner): that
+        queue job becomes done in the same transaction, and only while the lease is still the
+        owner's (else `LeaseLost`, nothing stored). The document's step checkpoints under this
+        model are deleted in it too."""
         try:
             with self._write():
                 if job is not None:
                     self._check_lease(*job)
                 existing = self.db.execute(
-                    "SELECT id FROM documents WHERE sha256 = ?", [document["sha256"]]
-                ).fetchone()
+                    "SELECT id FROM documents WHERE sha256 = ?", [document.sha256]).fetchone()
                 if existing:
                     document_id = int(existing[0])
                     self.db.execute("UPDATE documents SET name = ?, path = ? WHERE id = ?",
-                                    [document["name"], document.get("path"), document_id])
+                                    [document.name, document.path, document_id])
                 else:
                     cursor = self.db.execute(
                         "INSERT INTO documents (sha256, name, path, kind, title, pages, "
                         "pagination, size, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [document["sha256"], document["name"], document.get("path"),
-                         document["kind"], document.get("title"), document["pages"],
-                         document["pagination"], document["size"], _now()],
-                    )
+                        [document.sha256, document.name, document.path, document.kind,
+                         document.title, document.pages, document.pagination, document.size,
+                         _now()])
                     document_id = int(cursor.lastrowid or 0)
-                row = {
-                    **summary, "document_id": document_id, "document_name": document["name"],
-                    "parameters": json.dumps(summary["parameters"], sort_keys=True),
-                    "citations": json.dumps(summary["citations"]),
-                    "coverage": json.dumps(summary["coverage"], sort_keys=True),
-                    "grounding": json.dumps(summary.get("grounding", {}), sort_keys=True),
-                    "created": _now(),
-                }
-                columns = ", ".join(row)
+                row = _summary_row(summary, document_id, document.name, _now())
                 cursor = self.db.execute(
-                    f"INSERT INTO summaries ({columns}) VALUES ({', '.join('?' for _ in row)})",
-                    list(row.values()),
-                )
+                    f"INSERT INTO summaries ({', '.join(row)}) "
+                    f"VALUES ({', '.join('?' for _ in row)})", list(row.values()))
                 summary_id = int(cursor.lastrowid or 0)
                 if run_record is not None:
                     ledger = {**run_record, "summary_id": summary_id, "created": row["created"]}
@@ -174,10 +145,9 @@ class Store:
                         f"INSERT INTO run_records ({', '.join(ledger)}) "
                         f"VALUES ({', '.join('?' for _ in ledger)})", list(ledger.values()))
                 self.db.execute("DELETE FROM checkpoints WHERE document_sha256 = ? AND "
-                                "model_sha256 IS ?", [document["sha256"],
-                                                      summary.get("model_sha256")])
+                                "model_sha256 IS ?", [document.sha256, summary.model_sha256])
                 if job is not None:
-                    self._finish_job(job[0], summary_id, document["sha256"])
+                    self._finish_job(job[0], summary_id, document.sha256)
                 return summary_id
         except sqlite3.DatabaseError as exc:
             raise _storage_error(exc, self.path) from exc
@@ -342,6 +312,17 @@ def _fts_query(text: str) -> str:
     quoted = [f'"{w}"' for w in words]
     quoted[-1] += "*"
     return " ".join(quoted)
+
+
+def _summary_row(summary: SummaryRecord, document_id: int, document_name: str,
+                 created: str) -> dict[str, Any]:
+    """The `summaries` row of a record: its fields, the JSON ones as text."""
+    row: dict[str, Any] = {"document_id": document_id, "document_name": document_name}
+    for f in dataclasses.fields(summary):
+        name, value = f.name, getattr(summary, f.name)
+        row[name] = (json.dumps(value, sort_keys=_JSON_SORTED[name]) if name in _JSON_SORTED
+                     else value)
+    return {**row, "created": created}
 
 
 def _row(row: dict[str, Any]) -> StoredSummary:
