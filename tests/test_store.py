@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -109,17 +108,6 @@ def test_a_failed_write_leaves_no_row_at_all() -> None:
     assert statements[-1] == "ROLLBACK"
     store.db.conn.set_trace_callback(None)
     assert store.counts() == {"documents": 0, "summaries": 0}
-
-
-def test_read_only_database_is_a_clear_error(lexbrief_home: Path) -> None:
-    Store().close()
-    db = lexbrief_home / "lexbrief.db"
-    uri = f"file:{db}?mode=ro"
-    store = Store()
-    store.db.conn.close()
-    store.db.conn = sqlite3.connect(uri, uri=True)  # type: ignore[misc]
-    with pytest.raises(StorageError, match=r"read-only|cannot"):
-        store.save_summary(document=_document(), summary=_summary())
 
 
 def test_missing_summary_and_delete() -> None:

@@ -1,13 +1,13 @@
 """Store access. A summary row is written once, complete, in one transaction with its document:
 a failed or cancelled run never leaves a row behind. What is written and read back are typed
-records (lexbrief.store.records)."""
+records (lexbrief.store.records); SQLite's errors are sorted by result code
+(lexbrief.store.sqlite_errors)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import datetime as dt
-import errno
 import hashlib
 import json
 import sqlite3
@@ -24,9 +24,12 @@ from lexbrief.paths import create_private, database_path
 from lexbrief.store.ledger import ledger_entries
 from lexbrief.store.migrations import migrate
 from lexbrief.store.records import DocumentRecord, StoredSummary, SummaryRecord
+from lexbrief.store.sqlite_errors import os_fault, primary_code, storage_errors
 
-__all__ = ["LeaseLost", "Store", "StoreCheckpoints", "StoredSummary", "file_sha256"]
+__all__ = ["BUSY_TIMEOUT", "LeaseLost", "Store", "StoreCheckpoints", "StoredSummary",
+           "file_sha256"]
 
+BUSY_TIMEOUT = 10.0  # seconds a statement waits for another connection's lock, then SQLITE_BUSY
 _JSON_SORTED = {"parameters": True, "citations": False, "coverage": True, "grounding": True}
 
 
@@ -38,25 +41,6 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _storage_error(exc: Exception, path: Path) -> StorageError:
-    """The world's fault in plain words, decided by SQLite's result code (or the OS errno)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    number = getattr(exc, "errno", None)
-    text = str(exc).lower()
-    if primary == sqlite3.SQLITE_FULL or number == errno.ENOSPC or (
-            primary is None and number is None and "full" in text):
-        return StorageError(f"the disk is full; LexBrief cannot write to {path}. Free some "
-                            "space and run it again: finished work is kept.")
-    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM) or number in (
-            errno.EROFS, errno.EACCES, errno.EPERM) or (
-            primary is None and number is None and ("readonly" in text or "read-only" in text)):
-        return StorageError(f"LexBrief may not write to {path} (read-only or no permission).")
-    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return StorageError(f"the database {path} is busy in another program; try again.")
-    return StorageError(f"the database {path} cannot be used: {exc}.")
-
-
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or database_path()
@@ -64,13 +48,16 @@ class Store:
             # 0600 from the start; SQLite gives its -wal and -shm files the database's mode.
             create_private(self.path)
         except OSError as exc:
-            raise _storage_error(exc, self.path) from exc
+            raise os_fault(exc, self.path) from exc
+        with storage_errors(self.path):
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, check_same_thread=False)
         try:
-            conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-            self.db = sqlite_utils.Database(conn)
-            self.migrations_applied = self._prepare()
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.path) from exc
+            with storage_errors(self.path):
+                self.db = sqlite_utils.Database(conn)
+                self.migrations_applied = self._prepare()
+        except BaseException:
+            conn.close()
+            raise
 
     def _prepare(self, attempts: int = 100) -> list[str]:
         """WAL, foreign keys, migrations. Switching a new database to WAL does not wait for
@@ -93,18 +80,20 @@ class Store:
         self.db.conn.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
+    def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the write lock first (BEGIN IMMEDIATE), so it waits
-        for other writers instead of failing when it upgrades from reading (WAL snapshots)."""
+        for other writers instead of failing when it upgrades from reading (WAL snapshots).
+        SQLite's errors inside (and at BEGIN or COMMIT) leave sorted by `storage_errors`."""
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            if conn.in_transaction:
-                conn.rollback()
-            raise
-        conn.commit()
+        with storage_errors(self.path):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.commit()
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
 
     # -- writing ------------------------------------------------------------------------------
     def save_summary(self, *, document: DocumentRecord, summary: SummaryRecord,
@@ -116,41 +105,38 @@ class Store:
         queue job becomes done in the same transaction, and only while the lease is still the
         owner's (else `LeaseLost`, nothing stored). The document's step checkpoints under this
         model are deleted in it too."""
-        try:
-            with self._write():
-                if job is not None:
-                    self._check_lease(*job)
-                existing = self.db.execute(
-                    "SELECT id FROM documents WHERE sha256 = ?", [document.sha256]).fetchone()
-                if existing:
-                    document_id = int(existing[0])
-                    self.db.execute("UPDATE documents SET name = ?, path = ? WHERE id = ?",
-                                    [document.name, document.path, document_id])
-                else:
-                    cursor = self.db.execute(
-                        "INSERT INTO documents (sha256, name, path, kind, title, pages, "
-                        "pagination, size, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [document.sha256, document.name, document.path, document.kind,
-                         document.title, document.pages, document.pagination, document.size,
-                         _now()])
-                    document_id = int(cursor.lastrowid or 0)
-                row = _summary_row(summary, document_id, document.name, _now())
+        with self._write():
+            if job is not None:
+                self._check_lease(*job)
+            existing = self.db.execute(
+                "SELECT id FROM documents WHERE sha256 = ?", [document.sha256]).fetchone()
+            if existing:
+                document_id = int(existing[0])
+                self.db.execute("UPDATE documents SET name = ?, path = ? WHERE id = ?",
+                                [document.name, document.path, document_id])
+            else:
                 cursor = self.db.execute(
-                    f"INSERT INTO summaries ({', '.join(row)}) "
-                    f"VALUES ({', '.join('?' for _ in row)})", list(row.values()))
-                summary_id = int(cursor.lastrowid or 0)
-                if run_record is not None:
-                    ledger = {**run_record, "summary_id": summary_id, "created": row["created"]}
-                    self.db.execute(
-                        f"INSERT INTO run_records ({', '.join(ledger)}) "
-                        f"VALUES ({', '.join('?' for _ in ledger)})", list(ledger.values()))
-                self.db.execute("DELETE FROM checkpoints WHERE document_sha256 = ? AND "
-                                "model_sha256 IS ?", [document.sha256, summary.model_sha256])
-                if job is not None:
-                    self._finish_job(job[0], summary_id, document.sha256)
-                return summary_id
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.path) from exc
+                    "INSERT INTO documents (sha256, name, path, kind, title, pages, "
+                    "pagination, size, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [document.sha256, document.name, document.path, document.kind,
+                     document.title, document.pages, document.pagination, document.size,
+                     _now()])
+                document_id = int(cursor.lastrowid or 0)
+            row = _summary_row(summary, document_id, document.name, _now())
+            cursor = self.db.execute(
+                f"INSERT INTO summaries ({', '.join(row)}) "
+                f"VALUES ({', '.join('?' for _ in row)})", list(row.values()))
+            summary_id = int(cursor.lastrowid or 0)
+            if run_record is not None:
+                ledger = {**run_record, "summary_id": summary_id, "created": row["created"]}
+                self.db.execute(
+                    f"INSERT INTO run_records ({', '.join(ledger)}) "
+                    f"VALUES ({', '.join('?' for _ in ledger)})", list(ledger.values()))
+            self.db.execute("DELETE FROM checkpoints WHERE document_sha256 = ? AND "
+                            "model_sha256 IS ?", [document.sha256, summary.model_sha256])
+            if job is not None:
+                self._finish_job(job[0], summary_id, document.sha256)
+            return summary_id
 
     def _check_lease(self, job_id: int, owner: str) -> None:
         row = self.db.execute("SELECT state, owner FROM jobs WHERE id = ?", [job_id]).fetchone()
@@ -166,20 +152,17 @@ class Store:
 
     def finish_from_history(self, job: tuple[int, str], summary_id: int, sha256: str) -> None:
         """The job's document was already summarized (same sha256, model, template)."""
-        try:
-            with self._write():
-                self._check_lease(*job)
-                self._finish_job(job[0], summary_id, sha256,
-                                 f"already summarized as #{summary_id}")
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.path) from exc
+        with self._write():
+            self._check_lease(*job)
+            self._finish_job(job[0], summary_id, sha256, f"already summarized as #{summary_id}")
 
     def find_summary(self, sha256: str, model_sha256: str, template: str) -> int | None:
         """The newest stored summary of this document by this model with this template."""
-        row = self.db.execute(
-            "SELECT s.id FROM summaries s JOIN documents d ON d.id = s.document_id "
-            "WHERE d.sha256 = ? AND s.model_sha256 = ? AND s.template = ? "
-            "ORDER BY s.id DESC LIMIT 1", [sha256, model_sha256, template]).fetchone()
+        with storage_errors(self.path):
+            row = self.db.execute(
+                "SELECT s.id FROM summaries s JOIN documents d ON d.id = s.document_id "
+                "WHERE d.sha256 = ? AND s.model_sha256 = ? AND s.template = ? "
+                "ORDER BY s.id DESC LIMIT 1", [sha256, model_sha256, template]).fetchone()
         return int(row[0]) if row else None
 
     # -- step checkpoints (see lexbrief.summarize.pipeline.Checkpoints) ----------------------------
@@ -187,7 +170,7 @@ class Store:
         return StoreCheckpoints(self, document_sha256, model_sha256)
 
     def delete_summary(self, summary_id: int) -> None:
-        with self.db.atomic():
+        with self._write():
             cursor = self.db.execute("DELETE FROM summaries WHERE id = ?", [summary_id])
         if cursor.rowcount == 0:
             raise NotFound(f"there is no summary #{summary_id}.")
@@ -199,23 +182,26 @@ class Store:
     """
 
     def get(self, summary_id: int) -> StoredSummary:
-        rows = list(self.db.query(self._SELECT + " WHERE s.id = ?", [summary_id]))
+        with storage_errors(self.path):
+            rows = list(self.db.query(self._SELECT + " WHERE s.id = ?", [summary_id]))
         if not rows:
             raise NotFound(f"there is no summary #{summary_id}; see `lexbrief history`.")
         return _row(rows[0])
 
     def history(self, *, search: str | None = None, limit: int = 50) -> list[StoredSummary]:
-        if search:
+        with storage_errors(self.path):
+            if not search:
+                return [_row(r) for r in self.db.query(
+                    self._SELECT + " ORDER BY s.id DESC LIMIT ?", [limit])]
             query = self._SELECT + """
                 JOIN summaries_fts f ON f.rowid = s.id
                 WHERE summaries_fts MATCH ? ORDER BY f.rank, s.id DESC LIMIT ?"""
             try:
-                rows = self.db.query(query, [_fts_query(search), limit])
-                return [_row(r) for r in rows]
-            except sqlite3.OperationalError:
-                return []
-        return [_row(r) for r in self.db.query(self._SELECT + " ORDER BY s.id DESC LIMIT ?",
-                                               [limit])]
+                return [_row(r) for r in self.db.query(query, [_fts_query(search), limit])]
+            except sqlite3.OperationalError as exc:
+                if primary_code(exc) != sqlite3.SQLITE_ERROR:
+                    raise
+                return []  # words FTS5 cannot read as a query (none match)
 
     def document_path(self, document_id: int) -> Path | None:
         """Where the document was last read from (None: not recorded, or no such document)."""
@@ -224,30 +210,34 @@ class Store:
         return Path(row[0]) if row and row[0] else None
 
     def counts(self) -> dict[str, int]:
-        return {"documents": self.db["documents"].count, "summaries": self.db["summaries"].count}
+        with storage_errors(self.path):
+            return {"documents": self.db["documents"].count,
+                    "summaries": self.db["summaries"].count}
 
     # -- model file hashes --------------------------------------------------------------------
     def ledger_entries(self) -> list[LedgerEntry]:
         """Every run in the cost ledger, oldest first."""
-        return ledger_entries(self.db)
+        with storage_errors(self.path):
+            return ledger_entries(self.db)
 
     def model_sha256(self, path: Path) -> str:
         stat = path.stat()
         key = str(path.resolve())
-        row = self.db.execute(
-            "SELECT sha256 FROM model_files WHERE path = ? AND size = ? AND mtime_ns = ?",
-            [key, stat.st_size, stat.st_mtime_ns],
-        ).fetchone()
+        with storage_errors(self.path):
+            row = self.db.execute(
+                "SELECT sha256 FROM model_files WHERE path = ? AND size = ? AND mtime_ns = ?",
+                [key, stat.st_size, stat.st_mtime_ns],
+            ).fetchone()
         if row:
             return str(row[0])
         digest = file_sha256(path)
         try:
-            with self.db.atomic():
+            with self._write():
                 self.db.execute(
                     "INSERT OR REPLACE INTO model_files (path, size, mtime_ns, sha256) "
                     "VALUES (?, ?, ?, ?)", [key, stat.st_size, stat.st_mtime_ns, digest])
-        except sqlite3.DatabaseError:
-            pass  # only a cache
+        except StorageError:
+            pass  # only a cache: a full or read-only disk costs a hash next time
         return digest
 
 
@@ -267,12 +257,11 @@ class StoreCheckpoints:
     def load(self, scope: str, step: str) -> str | None:
         started = time.perf_counter()
         try:
-            row = self.store.db.execute(
-                "SELECT notes, seconds FROM checkpoints WHERE document_sha256 = ? AND "
-                "model_sha256 = ? AND parameters = ? AND step = ?",
-                [*self.key, scope, step]).fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.store.path) from exc
+            with storage_errors(self.store.path):
+                row = self.store.db.execute(
+                    "SELECT notes, seconds FROM checkpoints WHERE document_sha256 = ? AND "
+                    "model_sha256 = ? AND parameters = ? AND step = ?",
+                    [*self.key, scope, step]).fetchone()
         finally:
             self.overhead_seconds += time.perf_counter() - started
         if row is None:
@@ -289,8 +278,6 @@ class StoreCheckpoints:
                     "INSERT OR REPLACE INTO checkpoints (document_sha256, model_sha256, "
                     "parameters, step, notes, seconds, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [*self.key, scope, step, notes, seconds, _now()])
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.store.path) from exc
         finally:
             self.overhead_seconds += time.perf_counter() - started
         self.saved += 1

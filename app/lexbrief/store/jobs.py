@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from lexbrief.errors import NotFound, StorageError
-from lexbrief.store.db import LeaseLost, Store, _storage_error
+from lexbrief.store.db import LeaseLost, Store
+from lexbrief.store.sqlite_errors import storage_errors
 
 __all__ = ["LeaseLost"]  # defined beside the store, which raises it; the queue's own error
 
@@ -119,23 +120,14 @@ class JobQueue:
     # -- plumbing -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn: sqlite3.Connection = self.store.db.conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.rollback()
-                raise
-            conn.commit()
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, self.store.path) from exc
+        with self.store._write() as conn:
+            yield conn
 
     def _select(self, where: str = "", params: Iterable[Any] = ()) -> list[Job]:
-        cursor = self.store.db.conn.execute(f"SELECT * FROM jobs {where}", list(params))
-        columns = [d[0] for d in cursor.description]
-        return [_job(row, columns) for row in cursor.fetchall()]
+        with storage_errors(self.store.path):
+            cursor = self.store.db.conn.execute(f"SELECT * FROM jobs {where}", list(params))
+            columns = [d[0] for d in cursor.description]
+            return [_job(row, columns) for row in cursor.fetchall()]
 
     # -- reading ------------------------------------------------------------------------------
     def get(self, job_id: int) -> Job:
@@ -165,7 +157,9 @@ class JobQueue:
         return found[0] if found else None
 
     def counts(self) -> dict[str, int]:
-        rows = self.store.db.conn.execute("SELECT state, count(*) FROM jobs GROUP BY state")
+        with storage_errors(self.store.path):
+            rows = self.store.db.conn.execute(
+                "SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
         return {state: 0 for state in STATES} | {str(s): int(n) for s, n in rows}
 
     # -- writing ------------------------------------------------------------------------------
