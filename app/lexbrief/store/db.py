@@ -22,7 +22,7 @@ from lexbrief.costs.ledger import LedgerEntry
 from lexbrief.errors import NotFound, StorageError
 from lexbrief.paths import create_private, database_path
 from lexbrief.store.ledger import ledger_entries
-from lexbrief.store.migrations import migrate
+from lexbrief.store.migrations import NewerDatabase, migrate, pending_migrations
 from lexbrief.store.records import DocumentRecord, StoredSummary, SummaryRecord
 from lexbrief.store.sqlite_errors import os_fault, primary_code, storage_errors
 
@@ -60,8 +60,16 @@ class Store:
             raise
 
     def _prepare(self, attempts: int = 100) -> list[str]:
-        """WAL, foreign keys, migrations. Switching a new database to WAL does not wait for
-        other connections opening it at the same moment (the window's threads do): retry."""
+        """Refuse a database of a newer LexBrief (before writing anything to it), then WAL,
+        foreign keys, migrations. Switching a new database to WAL does not wait for other
+        connections opening it at the same moment (the window's threads do): retry."""
+        try:
+            pending_migrations(self.db)
+        except NewerDatabase as exc:
+            raise StorageError(
+                f"the database {self.path} was made by a newer LexBrief (it has migrations "
+                f"this version does not know: {', '.join(exc.names)}); use that LexBrief, or "
+                "choose another data folder.") from exc
         for attempt in range(attempts):
             try:
                 if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":

@@ -1,5 +1,10 @@
 """Schema migrations as named functions, applied once each and recorded in `_migrations`
-(the pattern of simonw/llm's migrations.py). Never edit one that has shipped: add a new one."""
+(the pattern of simonw/llm's migrations.py). Never edit one that has shipped: add a new one, and
+update the schema that tests/test_store_schema.py pins.
+
+A database whose `_migrations` names one this program does not know was made by a newer
+LexBrief: it is refused (`NewerDatabase`) before anything is written to it.
+"""
 
 from __future__ import annotations
 
@@ -17,32 +22,61 @@ def migration(fn: Migration) -> Migration:
     return fn
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply the migrations this database has not seen; returns their names.
+class NewerDatabase(Exception):
+    """The database records migrations this program does not have."""
 
-    Safe when several connections open a new database at once (the window's threads do): each
-    migration runs under SQLite's write lock (BEGIN IMMEDIATE) and re-checks what is applied.
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+def _recorded(db: sqlite_utils.Database) -> set[str] | None:
+    """The names in `_migrations`, or None before the table exists."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                      "name = '_migrations'").fetchone():
+        return None
+    return {str(name) for (name,) in db.execute("SELECT name FROM _migrations")}
+
+
+def pending_migrations(db: sqlite_utils.Database) -> list[Migration]:
+    """The migrations still to apply (read only); `NewerDatabase` if the database records one
+    this program does not know."""
+    done = _recorded(db) or set()
+    newer = sorted(done - {fn.__name__ for fn in MIGRATIONS})
+    if newer:
+        raise NewerDatabase(newer)
+    return [fn for fn in MIGRATIONS if fn.__name__ not in done]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply the migrations this database has not seen, all in one transaction; returns their
+    names. Raises `NewerDatabase`, having written nothing, for a database of a newer LexBrief.
+
+    Reads first, without a lock: an up-to-date database (every open but the first) is left
+    alone. Otherwise the transaction takes SQLite's write lock first (BEGIN IMMEDIATE, which
+    waits up to the connection's busy timeout) and looks again, so several connections opening
+    a new database at once (the window's threads, two CLI processes) run them one after the
+    other: the first applies them, the others find them applied. A failure leaves the database
+    as it was.
     """
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations "
-               "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    applied = []
-    for fn in MIGRATIONS:
-        conn = db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            done = conn.execute("SELECT 1 FROM _migrations WHERE name = ?",
-                                [fn.__name__]).fetchone()
-            if not done:
-                fn(db)
-                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                             [fn.__name__,
-                              dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
-                applied.append(fn.__name__)
-        except BaseException:
+    if not pending_migrations(db):
+        return []
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        pending = pending_migrations(db)
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations "
+                     "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for fn in pending:
+            fn(db)
+            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                         [fn.__name__, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
+    except BaseException:
+        if conn.in_transaction:
             conn.rollback()
-            raise
-        conn.commit()
-    return applied
+        raise
+    conn.commit()
+    return [fn.__name__ for fn in pending]
 
 
 @migration
