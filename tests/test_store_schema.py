@@ -1,10 +1,12 @@
 """The schema the migrations make, pinned (like simonw/llm's tests/test_migrate.py: a schema
 change must update this file on purpose); older databases brought up to date, newer ones
-refused untouched; migrations all-or-nothing."""
+refused untouched; migrations all-or-nothing; the first open of a database while another
+connection writes to it."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,24 @@ def test_migrations_are_all_or_nothing(monkeypatch: pytest.MonkeyPatch,
     conn.close()
     monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
     assert Store().migrations_applied == [fn.__name__ for fn in MIGRATIONS]
+
+
+def test_the_first_open_waits_for_a_writer_instead_of_failing_the_wal_switch(
+        tmp_path: Path) -> None:
+    """Switching to WAL while another connection holds the write lock is refused by SQLite at
+    once, without the busy timeout (Store._use_wal): the open waits for the writer instead."""
+    path = tmp_path / "rollback-journal.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    done = threading.Timer(0.3, writer.execute, ["COMMIT"])
+    done.start()
+    try:
+        store = Store(path)
+    finally:
+        done.join()
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.migrations_applied == [fn.__name__ for fn in MIGRATIONS]
+    assert store.db.execute("SELECT x FROM other").fetchall() == [(1,)]
+    writer.close()

@@ -24,7 +24,7 @@ from lexbrief.paths import create_private, database_path
 from lexbrief.store.ledger import ledger_entries
 from lexbrief.store.migrations import NewerDatabase, migrate, pending_migrations
 from lexbrief.store.records import DocumentRecord, StoredSummary, SummaryRecord
-from lexbrief.store.sqlite_errors import os_fault, primary_code, storage_errors
+from lexbrief.store.sqlite_errors import BUSY, os_fault, primary_code, storage_errors
 
 __all__ = ["BUSY_TIMEOUT", "LeaseLost", "Store", "StoreCheckpoints", "StoredSummary",
            "file_sha256"]
@@ -59,10 +59,9 @@ class Store:
             conn.close()
             raise
 
-    def _prepare(self, attempts: int = 100) -> list[str]:
+    def _prepare(self) -> list[str]:
         """Refuse a database of a newer LexBrief (before writing anything to it), then WAL,
-        foreign keys, migrations. Switching a new database to WAL does not wait for other
-        connections opening it at the same moment (the window's threads do): retry."""
+        foreign keys, migrations."""
         try:
             pending_migrations(self.db)
         except NewerDatabase as exc:
@@ -70,19 +69,34 @@ class Store:
                 f"the database {self.path} was made by a newer LexBrief (it has migrations "
                 f"this version does not know: {', '.join(exc.names)}); use that LexBrief, or "
                 "choose another data folder.") from exc
-        for attempt in range(attempts):
-            try:
-                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA foreign_keys=ON")
-                return migrate(self.db)
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == attempts - 1:
-                    raise
-                if self.db.conn.in_transaction:
-                    self.db.conn.rollback()
-                time.sleep(0.05)
-        return []
+        self._use_wal()
+        self.db.execute("PRAGMA foreign_keys=ON")
+        return migrate(self.db)
+
+    def _use_wal(self) -> None:
+        """Switch the database to WAL (once in its life: the mode is kept in the file).
+
+        The switch begins with a shared lock and then needs the exclusive one. When another
+        connection holds the write lock at that moment (another window thread or process
+        switching the same new database, or a writer of an old one not yet in WAL), SQLite
+        refuses the switch at once with SQLITE_BUSY instead of calling the busy handler: a
+        connection holding a shared lock never waits to upgrade it, as that wait could
+        deadlock (https://sqlite.org/c3ref/busy_handler.html). So, refused, it waits for the
+        other connection holding nothing, by taking the write lock (BEGIN IMMEDIATE does
+        wait, up to the busy timeout), lets it go, and switches again; by then the database
+        is normally in WAL already. Refused a second time: a StorageError (busy).
+        """
+        conn = self.db.conn
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if primary_code(exc) != BUSY:
+                raise
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+            conn.execute("PRAGMA journal_mode=WAL")
 
     def close(self) -> None:
         self.db.conn.close()
