@@ -227,8 +227,9 @@ class Store:
 
     def document_path(self, document_id: int) -> Path | None:
         """Where the document was last read from (None: not recorded, or no such document)."""
-        row = self.db.execute("SELECT path FROM documents WHERE id = ?",
-                              [document_id]).fetchone()
+        with storage_errors(self.path):
+            row = self.db.execute("SELECT path FROM documents WHERE id = ?",
+                                  [document_id]).fetchone()
         return Path(row[0]) if row and row[0] else None
 
     def counts(self) -> dict[str, int]:
