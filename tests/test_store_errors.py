@@ -142,7 +142,7 @@ def test_a_wal_database_on_read_only_media_cannot_be_opened(tmp_path: Path) -> N
     with _tmpfs(tmp_path / "read-only") as mount:
         Store(mount / "lexbrief.db").close()
         _read_only(mount)
-        with pytest.raises(StorageError, match="cannot open the database") as caught:
+        with pytest.raises(StorageError, match="cannot be opened") as caught:
             Store(mount / "lexbrief.db")
         assert _cause(caught.value) == "SQLITE_CANTOPEN"
 
@@ -150,7 +150,7 @@ def test_a_wal_database_on_read_only_media_cannot_be_opened(tmp_path: Path) -> N
 def test_a_folder_where_the_database_should_be_cannot_be_opened(tmp_path: Path) -> None:
     folder = tmp_path / "lexbrief.db"
     folder.mkdir()
-    with pytest.raises(StorageError, match="cannot open the database") as caught:
+    with pytest.raises(StorageError, match="cannot be opened") as caught:
         Store(folder)
     assert _cause(caught.value) == "SQLITE_CANTOPEN"
     assert str(folder) in caught.value.message

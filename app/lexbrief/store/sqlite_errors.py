@@ -49,8 +49,8 @@ def world_fault(exc: sqlite3.Error, path: Path) -> StorageError | None:
         return StorageError(f"LexBrief may not write to {path} (read-only or no permission; "
                             f"{name}).")
     if code == CANTOPEN:
-        return StorageError(f"LexBrief cannot open the database {path} (a missing or "
-                            f"read-only folder, no permission, or not a file; {name}).")
+        return StorageError(f"the database {path} cannot be opened (a missing or read-only "
+                            f"folder, no permission, or not a file; {name}).")
     if code == IOERR:
         return StorageError(f"the system could not read or write {path} (an input/output "
                             f"error, {name}); check the disk and run it again.")
