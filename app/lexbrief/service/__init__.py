@@ -125,30 +125,6 @@ class ModelRef:
     sha256: str = ""  # filled once known (hashing a file takes a moment)
 
 
-def document_record(document: Document) -> DocumentRecord:
-    """The document as the store keeps it."""
-    return DocumentRecord(sha256=document.sha256, name=document.name,
-                          path=str(document.path.resolve()), kind=document.kind,
-                          title=document.title, pages=document.page_count,
-                          pagination=document.pagination, size=document.size)
-
-
-def summary_record(summary: Summary, *, model_name: str, model_sha256: str | None,
-                   parameters: dict[str, Any], load_seconds: float) -> SummaryRecord:
-    """The pipeline's `Summary` as the store keeps it (lexbrief.store.records tells the three
-    summary types apart): its text, shown points, coverage, grounding audit and usage, with
-    the model and the run's parameters."""
-    return SummaryRecord(
-        model_name=model_name, model_sha256=model_sha256, template=summary.template.name,
-        parameters=parameters, text=summary.text,
-        citations=[p.as_dict() for p in summary.points], coverage=summary.coverage.as_dict(),
-        grounding=grounding_record(summary), prompt_tokens=summary.usage.prompt_tokens,
-        completion_tokens=summary.usage.completion_tokens, load_seconds=load_seconds,
-        prompt_seconds=summary.usage.prompt_seconds,
-        generation_seconds=summary.usage.generation_seconds,
-        wall_seconds=summary.wall_seconds)
-
-
 @dataclass
 class Outcome:
     """A run's result for its caller (CLI, window): the pipeline's `Summary` as made (live
