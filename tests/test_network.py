@@ -416,6 +416,11 @@ else:  # the control: ONNX Runtime on its own, as any program would use it
     session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     session.run(None, {name: numpy.zeros([1, 3, 48, 192], dtype=numpy.float32)})
+    import socket  # one lookup of our own, through libc: proves the shim sees lookups
+    try:
+        socket.getaddrinfo("netcount-check.invalid", 80)
+    except OSError:
+        pass
 sys.stdout.flush()
 time.sleep(float(sys.argv[2]))
 """
@@ -423,7 +428,10 @@ time.sleep(float(sys.argv[2]))
 
 def test_native_libraries_make_no_lookup_either(tmp_path: Path) -> None:
     """The audit hook cannot see C++; an LD_PRELOAD shim can. LexBrief's OCR (ONNX Runtime)
-    looks up nothing, while ONNX Runtime without LexBrief's opt-out phones home."""
+    looks up nothing. The control process proves the shim sees a lookup (one of its own);
+    whether ONNX Runtime without LexBrief's opt-out phones home within the window depends on
+    its environment (it did on the developers' machine, 9 s after the first inference; it did
+    not in a CI=true run), so that is reported, not asserted."""
     if sys.platform != "linux":
         pytest.skip("LD_PRELOAD shim: Linux only")
     compiler = shutil.which("cc") or shutil.which("gcc")
@@ -451,7 +459,8 @@ def test_native_libraries_make_no_lookup_either(tmp_path: Path) -> None:
             assert "Agreement" in out
     assert time.monotonic() - started >= NATIVE_WINDOW
     assert seen["lexbrief"] == []
-    assert any("getaddrinfo" in line and "microsoft.com" in line for line in seen["control"]), (
-        "ONNX Runtime on its own looked nothing up within the window: if it no longer has "
-        "telemetry, NATIVE_OPT_OUTS may be obsolete; if it waits longer, lengthen "
-        f"NATIVE_WINDOW. Seen: {seen['control']}")
+    assert any("getaddrinfo" in line and "netcount-check.invalid" in line
+               for line in seen["control"]), f"the shim saw no lookup: {seen['control']}"
+    telemetry = [line for line in seen["control"] if "microsoft.com" in line]
+    print(f"ONNX Runtime without the opt-out, {NATIVE_WINDOW:.0f} s: {len(telemetry)} "
+          "telemetry lookup(s)")
