@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import llama_cpp
 import numpy as np
 
 from lexbrief.cancel import CancelToken
 from lexbrief.engine.contract import GenerationParams, Usage
-from lexbrief.engine.llama_cpp.native import quiet_native_logs
+from lexbrief.engine.llama_cpp.native import llama_cpp, quiet_native_logs
 from lexbrief.errors import ModelError
 
 # == native decoding (issue 8) =================================================================

@@ -11,9 +11,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import llama_cpp
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
 from lexbrief.cancel import CancelToken
 from lexbrief.engine.contract import (
     Abilities,
@@ -23,7 +20,13 @@ from lexbrief.engine.contract import (
     Usage,
 )
 from lexbrief.engine.llama_cpp.decoder import NativeDecoder
-from lexbrief.engine.llama_cpp.native import ensure_cpu_backend, physical_cores, quiet_native_logs
+from lexbrief.engine.llama_cpp.native import (
+    Jinja2ChatFormatter,
+    ensure_cpu_backend,
+    llama_cpp,
+    physical_cores,
+    quiet_native_logs,
+)
 from lexbrief.engine.llama_cpp.raw import RawBenchmarks
 from lexbrief.engine.memory import kv_bytes_per_cell
 from lexbrief.errors import ModelError

@@ -1,4 +1,5 @@
-"""What the loaded llama.cpp library is and does: its CPU backend (installers' runtime
+"""The one module that imports the binding (`llama_cpp`; the package's other modules take it
+from here), and what the loaded llama.cpp library is and does: its CPU backend (installers' runtime
 dispatch, issue 6), whether it can offload to a GPU, and its native log chatter."""
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import llama_cpp
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from lexbrief.errors import ModelError
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Jinja2ChatFormatter", "llama_cpp"]  # for the package's other modules
 
 
 def physical_cores() -> int:

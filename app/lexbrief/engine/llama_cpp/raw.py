@@ -9,10 +9,8 @@ import ctypes
 import time
 from typing import TYPE_CHECKING, Any
 
-import llama_cpp
-
 from lexbrief.engine.contract import Message, ModelInfo, RawTiming
-from lexbrief.engine.llama_cpp.native import quiet_native_logs
+from lexbrief.engine.llama_cpp.native import llama_cpp, quiet_native_logs
 
 if TYPE_CHECKING:
     from lexbrief.engine.llama_cpp.decoder import NativeDecoder
