@@ -15,5 +15,5 @@ export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check app tests packaging
 .venv/bin/mypy
 # The layers and the Qt / llama.cpp rules (pyproject.toml [tool.importlinter]).
-.venv/bin/lint-imports
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"

@@ -4,16 +4,13 @@ away (tests/test_keyboard.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QToolBar
 
-if TYPE_CHECKING:
-    from lexbrief.ui.gui.main_window import MainWindow
 
-
-def build_actions(window: MainWindow) -> None:
+def build_actions(window: Any) -> None:
     """The File, Queue, View and Help menus and the toolbar, as attributes of `window`."""
 
     def action(text: str, slot: Callable[..., Any], shortcut: Any = None,

@@ -8,7 +8,7 @@ import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -22,9 +22,6 @@ from lexbrief.ui.gui.database import Database
 from lexbrief.ui.gui.reader import Reader
 from lexbrief.ui.gui.tasks import run_in_background
 from lexbrief.ui.gui.worker import SummaryWorker
-
-if TYPE_CHECKING:
-    from lexbrief.ui.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +72,7 @@ def restore_jobs(store: Store) -> list[Job]:
 class QueueControl(QObject):
     queued = Signal(list)  # the job ids of documents just added, in order
 
-    def __init__(self, window: MainWindow, worker: SummaryWorker, db: Database,
+    def __init__(self, window: Any, worker: SummaryWorker, db: Database,
                  reader: Reader) -> None:
         super().__init__(window)
         self.window = window

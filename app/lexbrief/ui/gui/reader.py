@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication, QPageSize, QPdfWriter, QTextDocument
@@ -20,9 +20,6 @@ from lexbrief.summarize.stats import run_stats, stats_line
 from lexbrief.ui.gui.database import Database
 from lexbrief.ui.gui.source_view import SourceView
 from lexbrief.ui.gui.tasks import run_in_background
-
-if TYPE_CHECKING:
-    from lexbrief.ui.gui.main_window import MainWindow
 
 
 def outcome_footer(outcome: Any) -> str:
@@ -57,7 +54,7 @@ def source_path(store: Store, stored: StoredSummary) -> Path | None:
 
 
 class Reader(QObject):
-    def __init__(self, window: MainWindow, db: Database) -> None:
+    def __init__(self, window: Any, db: Database) -> None:
         super().__init__(window)
         self.window = window
         self.db = db
