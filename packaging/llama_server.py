@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -118,18 +117,10 @@ def build_server(jobs: int = 2) -> Path:
 def vendored_llama_cpp(scratch: Path) -> Path:
     """vendor/llama.cpp of the pinned llama-cpp-python sdist, unpacked in `scratch` (outside
     any git checkout: llama.cpp's CMake asks git for its version)."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-         "--disable-pip-version-check", "--quiet", "-d", str(scratch),
-         f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}"],
-        check=True, stdout=sys.stderr)
-    archive = next(scratch.glob("llama_cpp_python-*.tar.gz"))
-    with tarfile.open(archive) as tar:
-        tar.extractall(scratch, filter="data")
-    archive.unlink()
-    source = next(p for p in scratch.iterdir() if p.is_dir()) / "vendor" / "llama.cpp"
+    source = _wheel.unpacked_sdist(scratch) / "vendor" / "llama.cpp"
     if not (source / "tools" / "server").is_dir():
-        raise SystemExit(f"{archive.name} has no vendor/llama.cpp/tools/server")
+        raise SystemExit(f"the llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} sdist has no "
+                         "vendor/llama.cpp/tools/server")
     return source
 
 

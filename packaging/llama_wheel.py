@@ -100,8 +100,9 @@ def build_wheel(variant: str) -> Path:
     return built
 
 
-def lean_source(scratch: Path) -> Path:
-    """The binding's source, unpacked in `scratch` and patched (LEAN_PATCH)."""
+def unpacked_sdist(scratch: Path) -> Path:
+    """The pinned llama-cpp-python sdist, downloaded from the package index and unpacked in
+    `scratch`: its source folder (llama.cpp's own sources under vendor/llama.cpp)."""
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
          "--disable-pip-version-check", "--quiet", "-d", str(scratch),
@@ -110,7 +111,13 @@ def lean_source(scratch: Path) -> Path:
     archive = next(scratch.glob("llama_cpp_python-*.tar.gz"))
     with tarfile.open(archive) as tar:
         tar.extractall(scratch, filter="data")
-    source = next(p for p in scratch.iterdir() if p.is_dir())
+    archive.unlink()
+    return next(p for p in scratch.iterdir() if p.is_dir())
+
+
+def lean_source(scratch: Path) -> Path:
+    """The binding's source, unpacked in `scratch` and patched (LEAN_PATCH)."""
+    source = unpacked_sdist(scratch)
     cmake = source / "CMakeLists.txt"
     text = cmake.read_text(encoding="utf-8")
     old, new = LEAN_PATCH
