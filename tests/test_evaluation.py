@@ -255,3 +255,85 @@ def test_a_stopped_run_resumes_from_its_checkpoint(fake_engine: object) -> None:
     evaluate(fake_engine, rows[1:], ["naive", "mapreduce"])  # type: ignore[arg-type]
     # The resumed run did only the second bill's work.
     assert resumed_calls == len(fake_engine.calls) - calls - resumed_calls > 0  # type: ignore[attr-defined]
+
+
+def test_a_reading_model_reads_the_chunks_and_the_writer_writes(tmp_path: Path) -> None:
+    reader = FakeParallelEngine(context_length=1024)
+    writer = FakeParallelEngine(context_length=1024)
+    path = _long_row(tmp_path, 12, dated=False)
+    result = evaluate(writer, load_references(path), ["mapreduce"],  # type: ignore[arg-type]
+                      template="contract", reader=reader)  # type: ignore[arg-type]
+    row = next(r for r in result["rows"] if r["strategy"] == "mapreduce")
+    # Every chunk's notes were read by the reader (one parallel call, all chunks); the writer
+    # wrote the overview and read no chunk.
+    assert reader.parallel_calls == [row["chunks"]] and row["chunks"] > 1
+    assert writer.parallel_calls == [] and writer.calls
+    assert result["reader"]["name"] == reader.info.name
+    assert "(reading: " in table(result)
+    # A run without the reader is not resumed from this one, nor the reverse.
+    alone = evaluate(writer, load_references(path), ["mapreduce"],  # type: ignore[arg-type]
+                     template="contract", previous=json.loads(json.dumps(result)))
+    assert alone["reader"] is None
+    assert writer.parallel_calls == [row["chunks"]]  # read again, by the writer this time
+
+
+def _eval_result(values: dict[str, tuple[float, int, int, float]], strategy: str = "mapreduce"
+                 ) -> dict[str, object]:
+    """A minimal `lexbrief eval --json` result: per row id, (ROUGE-L F1, facts supported,
+    facts stated, seconds); ROUGE-1/2 follow ROUGE-L."""
+    rows = []
+    for identifier, (f1, supported, stated, seconds) in values.items():
+        rows.append({"file": "refs.jsonl", "id": identifier, "strategy": "reference"})
+        rows.append({"file": "refs.jsonl", "id": identifier, "strategy": strategy,
+                     "rouge": {name: {"f1": f1} for name in ("rouge1", "rouge2", "rougeL")},
+                     "faithfulness_shown": {"supported": supported, "total": stated},
+                     "seconds": seconds})
+    return {"model": {"name": "m.gguf"}, "reader": None, "rows": rows}
+
+
+def test_paired_bootstrap_tells_a_real_difference_from_noise() -> None:
+    from lexbrief.tools.evaluation.compare import compare
+
+    base = {f"r{i}": (0.20 + 0.01 * (i % 5), 19, 20, 100.0) for i in range(12)}
+    # The same summaries: no change, an interval of exactly [0, 0].
+    same = {m.metric: m for m in compare(_eval_result(base), _eval_result(base))}
+    assert same["rougeL_f1"].observed == 0 and same["rougeL_f1"].within_noise is True
+    assert same["seconds"].observed == 1.0 and same["seconds"].within_noise is True
+    # Every row 0.05 better and twice as fast: a real difference, whatever the resample.
+    better = {k: (f1 + 0.05, s, n, sec / 2) for k, (f1, s, n, sec) in base.items()}
+    moved = {m.metric: m for m in compare(_eval_result(base), _eval_result(better))}
+    assert moved["rougeL_f1"].observed == pytest.approx(0.05)
+    assert moved["rougeL_f1"].within_noise is False and moved["rougeL_f1"].low > 0
+    assert moved["seconds"].observed == pytest.approx(0.5) and moved["seconds"].high < 1
+    # Up on half the rows, down as much on the other half: no direction, within noise.
+    mixed = {k: (f1 + (0.05 if i % 2 else -0.05), s, n, sec)
+             for i, (k, (f1, s, n, sec)) in enumerate(base.items())}
+    noisy = {m.metric: m for m in compare(_eval_result(base), _eval_result(mixed))}
+    assert noisy["rougeL_f1"].observed == pytest.approx(0.0, abs=1e-9)
+    assert noisy["rougeL_f1"].low < 0 < noisy["rougeL_f1"].high
+    assert noisy["rougeL_f1"].within_noise is True
+    # Facts in source are pooled: 1 unsupported of 20 on every row → 0.95 in both.
+    assert same["facts_in_source_shown"].first == pytest.approx(0.95)
+
+
+def test_eval_compare_pairs_rows_and_refuses_runs_without_common_rows(tmp_path: Path) -> None:
+    from test_cli import lexbrief
+
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    base = {f"r{i}": (0.2, 9, 10, 50.0) for i in range(6)}
+    first.write_text(json.dumps(_eval_result(base)), encoding="utf-8")
+    second.write_text(json.dumps(_eval_result(
+        {k: (0.3, 10, 10, 25.0) for k in base}, strategy="textrank")), encoding="utf-8")
+    out = lexbrief("eval", "--compare", str(first), f"{second}:textrank",
+                   "--json", str(tmp_path / "c.json"))
+    assert out.returncode == 0, out.stderr
+    assert "paired bootstrap over 6 rows" in out.stdout and "a real difference" in out.stdout
+    saved = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
+    rouge_l = next(m for m in saved["metrics"] if m["metric"] == "rougeL_f1")
+    assert rouge_l["observed"] == pytest.approx(0.1) and rouge_l["within_noise"] is False
+    # The second run has no mapreduce rows: nothing to pair.
+    none = lexbrief("eval", "--compare", str(first), str(second))
+    assert none.returncode != 0 and "no row in common" in none.stderr
+    assert "Traceback" not in none.stderr
+    bad = lexbrief("eval", "--compare", str(first), str(tmp_path / "absent.json"))
+    assert bad.returncode == 2 and "absent.json" in bad.stderr

@@ -150,10 +150,12 @@ def evaluate(engine: Engine, references: list[Reference], strategies: list[str],
              settings: PipelineSettings | None = None, template: str = "auto",
              chars_per_page: int = CHARS_PER_PAGE, log: Log = lambda message: None,
              previous: dict[str, Any] | None = None,
-             checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+             checkpoint: Callable[[dict[str, Any]], None] | None = None,
+             reader: Engine | None = None) -> dict[str, Any]:
     """Score every strategy on every row. `checkpoint` receives the result so far after each
     row; rows of a `previous` result made with the same model and settings are reused (a long
-    run that was stopped continues where it was)."""
+    run that was stopped continues where it was). `reader`: a model that reads the chunks (the
+    map step) while `engine` writes the overview, as `--reader-model` does in the app."""
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise UserFacingError(f"unknown strategy {', '.join(unknown)}; choose from "
@@ -169,11 +171,14 @@ def evaluate(engine: Engine, references: list[Reference], strategies: list[str],
         "lexbrief": __version__,
         "model": {"name": engine.info.name, "context_length": engine.info.context_length,
                   "threads": engine.info.threads},
+        "reader": ({"name": reader.info.name, "context_length": reader.info.context_length,
+                    "threads": reader.info.threads} if reader is not None else None),
         "settings": {**settings.as_dict(), "template": template,
                      "chars_per_page": chars_per_page},
     }
     reusable: dict[tuple[str, str, str], dict[str, Any]] = {}
-    if previous and all(previous.get(k) == header[k] for k in ("schema", "model", "settings")):
+    if previous and all(previous.get(k) == header[k]
+                        for k in ("schema", "model", "reader", "settings")):
         header["date"] = previous.get("date", header["date"])
         reusable = {(r["file"], r["id"], r["strategy"]): r for r in previous.get("rows", [])}
     rows: list[dict[str, Any]] = []
@@ -198,7 +203,7 @@ def evaluate(engine: Engine, references: list[Reference], strategies: list[str],
                 continue
             log(f"[{number}/{len(references)}] {ref.id}: {name} ({document.page_count} pages, "
                 f"template {chosen.name})")
-            run = STRATEGIES[name](engine, document, chosen, settings, target_words)
+            run = STRATEGIES[name](engine, document, chosen, settings, target_words, reader)
             if not target_words and name not in MODEL_FREE:
                 target_words = len(tokenize(run.text))
             rows.append({"file": ref.source_file, "id": ref.id, "strategy": name,
@@ -230,7 +235,9 @@ def table(result: dict[str, Any]) -> str:
     header = (f"{'file':30}{'strategy':11}{'rows':>5}{'R-1':>7}{'R-2':>7}{'R-L':>7}"
               f"{'len':>6}{'faith':>7}{'shown':>7}{'facts':>6}{'cite*':>7}{'read':>6}"
               f"{'sec':>8}")
-    lines = [f"LexBrief {result['lexbrief']} eval · {result['model']['name']} · "
+    reader = result.get("reader")
+    reading = f" (reading: {reader['name']})" if reader else ""
+    lines = [f"LexBrief {result['lexbrief']} eval · {result['model']['name']}{reading} · "
              f"ctx {result['model']['context_length']} · {result['date']}", header]
     for file, by_strategy in result["summary"].items():
         for name, agg in by_strategy.items():

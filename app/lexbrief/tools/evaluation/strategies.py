@@ -93,8 +93,9 @@ def _run(name: str, engine: Engine, pipeline: Pipeline, document: Document, temp
          tokens_total: int) -> StrategyRun:
     # A cold cache for every run: llama.cpp's numbers depend slightly on how a prompt is split
     # into batches, so a cached prefix could change a greedy reply.
-    if engine.abilities.raw_timing:
-        cast(RawTimingEngine, engine).clear_cache()
+    for model in {id(engine): engine, id(pipeline.reader): pipeline.reader}.values():
+        if model.abilities.raw_timing:
+            cast(RawTimingEngine, model).clear_cache()
     started = time.perf_counter()
     summary = pipeline.run(document, template)
     raw = [note.point for note in summary.rejected] + [
@@ -134,25 +135,29 @@ def truncate_to_one_prompt(engine: Engine, document: Document, template: Templat
 
 
 def run_naive(engine: Engine, document: Document, template: Template,
-              settings: PipelineSettings, target_words: int = 0) -> StrategyRun:
+              settings: PipelineSettings, target_words: int = 0,
+              reader: Engine | None = None) -> StrategyRun:
     tokens_total = engine.count_tokens(document.text)
-    cut, pipeline = truncate_to_one_prompt(engine, document, template, settings)
-    return _run("naive", engine, pipeline, cut, template, tokens_total)
+    cut, pipeline = truncate_to_one_prompt(reader or engine, document, template, settings)
+    return _run("naive", engine, Pipeline(engine, pipeline.settings, reader=reader), cut,
+                template, tokens_total)
 
 
 def run_mapreduce(engine: Engine, document: Document, template: Template,
-                  settings: PipelineSettings, target_words: int = 0) -> StrategyRun:
+                  settings: PipelineSettings, target_words: int = 0,
+                  reader: Engine | None = None) -> StrategyRun:
     tokens_total = engine.count_tokens(document.text)
-    return _run("mapreduce", engine, Pipeline(engine, settings), document, template,
-                tokens_total)
+    return _run("mapreduce", engine, Pipeline(engine, settings, reader=reader), document,
+                template, tokens_total)
 
 
 def run_sequential(engine: Engine, document: Document, template: Template,
-                   settings: PipelineSettings, target_words: int = 0) -> StrategyRun:
+                   settings: PipelineSettings, target_words: int = 0,
+                   reader: Engine | None = None) -> StrategyRun:
     tokens_total = engine.count_tokens(document.text)
     one_by_one = replace(settings, parallel_map=1)
-    return _run("sequential", engine, Pipeline(engine, one_by_one), document, template,
-                tokens_total)
+    return _run("sequential", engine, Pipeline(engine, one_by_one, reader=reader), document,
+                template, tokens_total)
 
 
 DEFAULT_BASELINE_WORDS = 150  # baselines' length when no model strategy ran before them
@@ -179,14 +184,16 @@ def _extractive(name: str, engine: Engine, document: Document, sentences: list[s
 
 
 def run_lead(engine: Engine, document: Document, template: Template,
-             settings: PipelineSettings, target_words: int = 0) -> StrategyRun:
+             settings: PipelineSettings, target_words: int = 0,
+             reader: Engine | None = None) -> StrategyRun:
     sentences = page_sentences(document, 1, document.page_count)
     return _extractive("lead", engine, document, [s.text for s in sentences],
                        [s.page for s in sentences], target_words)
 
 
 def run_textrank(engine: Engine, document: Document, template: Template,
-                 settings: PipelineSettings, target_words: int = 0) -> StrategyRun:
+                 settings: PipelineSettings, target_words: int = 0,
+                 reader: Engine | None = None) -> StrategyRun:
     sentences = page_sentences(document, 1, document.page_count)
     target = target_words or DEFAULT_BASELINE_WORDS
     chosen: list[int] = []
@@ -201,7 +208,9 @@ def run_textrank(engine: Engine, document: Document, template: Template,
                        [s.page for s in picked], target + 10_000)
 
 
-Strategy = Callable[[Engine, Document, Template, PipelineSettings, int], StrategyRun]
+# (writer, document, template, settings, baseline words, reading model or None)
+Strategy = Callable[[Engine, Document, Template, PipelineSettings, int, Engine | None],
+                    StrategyRun]
 STRATEGIES: dict[str, Strategy] = {"naive": run_naive, "mapreduce": run_mapreduce,
                                    "sequential": run_sequential, "lead": run_lead,
                                    "textrank": run_textrank}

@@ -28,6 +28,13 @@ def register(subparsers: Any) -> None:
                    help="score the contract abstract against CUAD-style labels "
                         "(DIR/labels.json and the contracts it names); no model needed")
     p.add_argument("-m", "--model", help="GGUF model file (default: the active or starter model)")
+    p.add_argument("--reader-model", metavar="GGUF",
+                   help="a (smaller) model that reads the chunks while --model writes the "
+                        "overview, as summarize --reader-model does")
+    p.add_argument("--compare", nargs=2, type=str, metavar=("FIRST.json", "SECOND.json"),
+                   help="no model: compare two --json results row by row with a paired "
+                        "bootstrap (ROUGE, facts in source, wall time); FILE.json:STRATEGY "
+                        "picks a strategy (default mapreduce), e.g. run.json:textrank")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N rows of each file")
     p.add_argument("--strategies", default="mapreduce,lead,textrank",
                    help="comma-separated: mapreduce (LexBrief's pipeline), sequential (its map "
@@ -57,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from lexbrief.tools.evaluation.runner import evaluate, load_references, table
     from lexbrief.tools.evaluation.strategies import STRATEGIES
 
+    if args.compare:
+        return _compare(args)
     if args.fields is not None:
         from lexbrief.tools.evaluation.fields import evaluate_fields, fields_table
 
@@ -106,13 +115,46 @@ def run(args: argparse.Namespace) -> int:
             raise StorageError(f"cannot write {args.json}: {exc}") from exc
 
     engine = llama_engine(resolve_model(args.model))
+    reader = llama_engine(resolve_model(args.reader_model)) if args.reader_model else None
 
     def log(message: str) -> None:
         print(f"eval: {message}", file=sys.stderr, flush=True)
 
     result = evaluate(engine, references, strategies, settings=settings, template=args.template,
                       chars_per_page=args.chars_per_page, log=log, previous=previous,
-                      checkpoint=save)
+                      checkpoint=save, reader=reader)
     save(result)
     sys.stdout.write(table(result))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from lexbrief.tools.evaluation.compare import compare, comparison_table
+    from lexbrief.tools.evaluation.strategies import STRATEGIES
+
+    runs = []
+    for spec in args.compare:
+        path, strategy = spec, "mapreduce"
+        head, _, tail = spec.rpartition(":")
+        if head and tail in STRATEGIES:
+            path, strategy = head, tail
+        try:
+            result = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{path} cannot be read as an eval result: {exc}") from exc
+        if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
+            raise UsageError(f"{path} is not a `lexbrief eval --json` result")
+        reader = result.get("reader")
+        label = (f"{path} · {strategy} · {result.get('model', {}).get('name', '?')}"
+                 + (f" (reading: {reader['name']})" if reader else ""))
+        runs.append((result, strategy, label))
+    (first, first_strategy, first_label), (second, second_strategy, second_label) = runs
+    rows = compare(first, second, first_strategy=first_strategy,
+                   second_strategy=second_strategy)
+    if args.json:
+        args.json.write_text(json.dumps(
+            {"first": first_label, "second": second_label,
+             "metrics": [c.as_dict() for c in rows]}, indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8")
+    sys.stdout.write(comparison_table(first_label, second_label, rows))
     return 0
