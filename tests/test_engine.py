@@ -114,3 +114,28 @@ def test_parallel_stop_ends_only_one_sequence(llama_engine) -> None:  # type: ig
             usages[index] = item
     assert usages[1].finish_reason == "cancelled"
     assert usages[0].completion_tokens > 0 and usages[2].completion_tokens > 0
+
+
+def test_a_cancel_reads_no_prompt_still_waiting_for_a_slot(llama_engine) -> None:  # type: ignore[no-untyped-def]
+    # One slot: the requests wait their turn. Cancelled at the first reply's first piece, the
+    # others end without being read (their prompt never enters the model), and the stop
+    # ends the first one too.
+    cancel = CancelToken()
+    stops = [CancelToken() for _ in CLAUSES[:3]]
+    usages: dict[int, Usage] = {}
+    requests = [(_messages(c), GenerationParams(max_tokens=24)) for c in CLAUSES[:3]]
+    for index, item in llama_engine.chat_many(requests, cancel, stops=stops, max_parallel=1):
+        if isinstance(item, Usage):
+            usages[index] = item
+        else:
+            cancel.cancel()
+    assert sorted(usages) == [0, 1, 2]
+    assert all(u.finish_reason == "cancelled" for u in usages.values())
+    assert usages[0].completion_tokens == 1 and usages[0].prompt_seconds > 0
+    for waiting in (usages[1], usages[2]):
+        assert waiting.completion_tokens == 0 and waiting.prompt_seconds == 0
+        assert waiting.prompt_tokens > 40
+    # The engine is left sound: the next request reads its prompt and answers.
+    text, usage = _collect(llama_engine.chat(_messages(CLAUSES[1]),
+                                             GenerationParams(max_tokens=8), CancelToken()))
+    assert text.strip() and usage.finish_reason in {"stop", "length"}

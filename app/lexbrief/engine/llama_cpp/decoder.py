@@ -189,6 +189,19 @@ class NativeDecoder:
         active: list[_Request] = []
         try:
             while waiting or active:
+                # A stop before a request's prompt is read costs nothing: the waiting ones are
+                # never admitted, and those still reading their prompt end where they are.
+                for request in [r for r in waiting if cancel.cancelled or r.stop.cancelled]:
+                    waiting.remove(request)
+                    yield request.index, Usage(prompt_tokens=len(request.tokens),
+                                               finish_reason="cancelled")
+                for request in [r for r in active if r.pending
+                                and (cancel.cancelled or r.stop.cancelled)]:
+                    active.remove(request)
+                    yield request.index, self._stop_reading(request)
+                    free.append(request.seq)
+                if not (waiting or active):
+                    break
                 # Admit waiting requests into free slots.
                 while waiting and free:
                     request = waiting.pop(0)
@@ -255,6 +268,16 @@ class NativeDecoder:
         request.pos = reuse
         request.usage = Usage(prompt_tokens=len(request.tokens), cached_prompt_tokens=reuse,
                               finish_reason="length")
+
+    def _stop_reading(self, request: _Request) -> Usage:
+        """End a request stopped while its prompt was being read: the sequence holds only
+        the prompt tokens decoded so far (what the next request may reuse)."""
+        self.held[request.seq] = self.held[request.seq][:request.pos]
+        self._release(request)
+        usage = request.usage
+        usage.finish_reason = "cancelled"
+        usage.prompt_seconds = time.perf_counter() - request.admitted_at
+        return usage
 
     def _step(self, request: _Request, cancel: CancelToken,
               finished: list[_Request]) -> Iterator[tuple[int, str | Usage]]:
