@@ -17,7 +17,7 @@ from lexbrief.read.document import Document, Page
 from lexbrief.read.layout import is_page_number
 from lexbrief.read.ocr import OcrOptions, OcrProgress
 from lexbrief.summarize.chunking import chunk_document, ocr_notes, verify_coverage
-from lexbrief.tools.bench.ocr import cer, image_pdf, layer_in_reading_order, render_page
+from lexbrief.tools.bench.scans import cer, image_pdf, layer_in_reading_order, render_page
 
 from conftest import DOCUMENTS
 
