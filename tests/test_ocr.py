@@ -20,7 +20,9 @@ from lexbrief.summarize.chunking import chunk_document, ocr_notes, verify_covera
 from lexbrief.tools.bench.scans import (
     cer,
     degrade,
+    gaussian_noise,
     image_pdf,
+    jpeg,
     layer_in_reading_order,
     render_page,
 )
@@ -215,6 +217,29 @@ def test_pages_scanned_sideways_or_upside_down_are_read_upright(tmp_path: Path) 
         # in reading order: the filing header first, the page number last
         assert text.index("20-1507") < text.index("jurisdictional barrier looms") \
             < text.rindex("3"), text
+
+
+def test_a_badly_degraded_scan_is_flagged_and_a_clean_one_is_not(tmp_path: Path) -> None:
+    """The contract's page 2 scanned clean at 300 dpi, then at 100 dpi as a JPEG of quality 20
+    with grey noise (the calibration's worst render, docs/BENCHMARKS.md): the bad page is
+    misread beyond 10% and flagged, the clean one is read right and not flagged."""
+    reference = layer_in_reading_order(CONTRACT, 1)
+    bad = gaussian_noise(jpeg(render_page(CONTRACT, 1, 100), 20), 30)
+    path = tmp_path / "scan.pdf"
+    pdf = image_pdf([render_page(CONTRACT, 1)])
+    path.write_bytes(pdf)
+    clean_page = load_document(path, ocr=OcrOptions(cache=False)).page(1)
+    (tmp_path / "bad.pdf").write_bytes(image_pdf([bad], dpi=100))
+    bad_page = load_document(tmp_path / "bad.pdf", ocr=OcrOptions(cache=False)).page(1)
+    assert cer(reference, clean_page.text, spaces=False) <= 0.03
+    assert cer(reference, bad_page.text, spaces=False) > 0.10
+    doc = Document(path, "pdf", [clean_page, Page(2, bad_page.text,
+                                                  ocr_confidence=bad_page.ocr_confidence)],
+                   "0" * 64, len(pdf))
+    count = lambda t: len(t.split())  # noqa: E731
+    coverage = verify_coverage(doc, chunk_document(doc, count, lambda t, n: [t], 4096), count)
+    assert coverage.as_dict()["ocr"]["low_confidence_pages"] == [2]
+    assert any(n.startswith("p. 2: low OCR confidence") for n in ocr_notes(coverage.as_dict()))
 
 
 def test_a_page_scanned_askew_is_straightened(tmp_path: Path) -> None:
