@@ -209,6 +209,48 @@ def test_settings_persist(window: MainWindow, lexbrief_home: Path) -> None:
     assert (lexbrief_home / "settings.toml").exists()
 
 
+def test_settings_ocr_choice_is_shown_and_saved(qtbot, lexbrief_home: Path) -> None:  # type: ignore[no-untyped-def]
+    from lexbrief.settings import load_settings, save_settings
+    from lexbrief.ui.gui.settings_dialog import SettingsDialog
+
+    settings = load_settings()
+    settings.ocr = "always"
+    save_settings(settings)
+    dialog = SettingsDialog(None)
+    qtbot.addWidget(dialog)
+    assert dialog.ocr.currentData() == "always"  # what settings.toml says
+    assert [dialog.ocr.itemData(i) for i in range(dialog.ocr.count())] == \
+        ["auto", "always", "never"]
+    dialog.engine.setCurrentIndex(dialog.engine.findData("server"))
+    assert dialog.ocr.isEnabled()  # OCR runs here even when a server writes the summary
+    dialog.engine.setCurrentIndex(dialog.engine.findData("local"))
+    dialog.ocr.setCurrentIndex(dialog.ocr.findData("never"))
+    dialog.save()
+    assert load_settings().ocr == "never"
+    again = SettingsDialog(None)
+    qtbot.addWidget(again)
+    assert again.ocr.currentData() == "never"
+
+
+@pytest.mark.model
+def test_settings_ocr_never_reaches_the_queue(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The window's next document is read with the dialog's choice: with "never", the scanned
+    PDF fails in the queue saying OCR is off, instead of being recognized."""
+    from lexbrief.ui.gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(window)
+    qtbot.addWidget(dialog)
+    dialog.ocr.setCurrentIndex(dialog.ocr.findData("never"))
+    dialog.save()
+    stages: list[str] = []
+    window.worker.progress.connect(lambda _job, progress: stages.append(progress.stage))
+    with qtbot.waitSignal(window.worker.failed, timeout=180000) as blocker:
+        _drop(window, DOCUMENTS / "scanned-no-text-layer.pdf")
+    _, message = blocker.args
+    assert "OCR is off" in message, message
+    assert "ocr" not in stages
+
+
 def test_hardware_panel_plots_live_samples(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
     hardware = window.hardware
     qtbot.waitUntil(lambda: hardware.cpu.latest(1) is not None, timeout=10000)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,7 +42,14 @@ RETRY_BELOW = 0.9  # a line recognized with less confidence is read again on its
 # Lines still below this after the retry are noise (specks, a stamp's border): left out of the
 # text, but their low scores still count in the page's confidence.
 KEEP_ABOVE = 0.5
-_LAYOUT_VERSION = 1
+# The page's orientation is decided on its longest lines, read alone each way round: this many,
+# and a reading must be this much more confident than the other to vote.
+ORIENTATION_SAMPLE = 5
+ORIENTATION_MARGIN = 0.15
+# A page whose lines slope by this many degrees (or more, up to SKEW_MAX) is straightened.
+SKEW_MIN = 0.4
+SKEW_MAX = 10.0
+_LAYOUT_VERSION = 2  # 2: pages turned upright and straightened before reading
 
 
 @dataclass(frozen=True)
@@ -73,12 +82,20 @@ class OcrPage:
     text: str
     confidence: float  # mean over the recognized characters; 0.0 when nothing was found
     lines: int
+    # Degrees the page image was turned (counter-clockwise) to make its text upright: 0, 90,
+    # 180 or 270 (a page scanned sideways or upside down).
+    rotated: int = 0
+    # Each recognized line's characters and confidence, for the benchmark's calibration of the
+    # low-confidence flag (not cached: a page from the cache has none).
+    line_scores: tuple[tuple[int, float], ...] = ()
 
 
 def ocr_threads() -> int:
     """Threads for ONNX Runtime: the physical cores. OCR runs while a document is loaded, before
-    llama.cpp starts on it, and the summary worker takes one document at a time, so the two
-    never compete for the cores (docs/BENCHMARKS.md measures what running both at once costs)."""
+    llama.cpp starts on it, and one document is summarized at a time, so the two never compute
+    at once. Measured what sharing would cost (docs/BENCHMARKS.md, OCR, 2 cores): OCR on 2
+    threads beside llama.cpp on 2 cut llama.cpp to 0.28x its speed, OCR on 1 thread to 0.77x;
+    alone, OCR keeps 1.96 cores busy on 2 threads."""
     import psutil
 
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
@@ -140,22 +157,105 @@ class _Engine:
 
     def recognize(self, image: Image) -> OcrPage:
         image = _bounded(image.convert("RGB"))
+        rotated = 0
         with self.lock:
-            # RapidOCR keeps these per call settings: always say them (a retry turns det off).
-            result: Any = self._ocr(image, use_det=True, use_cls=True, use_rec=True,
-                                    text_score=0.0)
-            boxes = []
-            quads = result.boxes if result.boxes is not None else []
-            for quad, text, score in zip(quads, result.txts or (), result.scores or (),
-                                         strict=False):
-                xs = [float(p[0]) for p in quad]
-                ys = [float(p[1]) for p in quad]
-                box = Box(min(xs), min(ys), max(xs), max(ys), str(text), float(score))
-                if box.score < RETRY_BELOW:
-                    box = self._retry(image, box)
-                boxes.append(box)
+            boxes, skew = self._page(image)
+            if SKEW_MIN <= abs(skew) <= SKEW_MAX:
+                # A page scanned a little askew: its lines drift across the rows of the reading
+                # order (1.5° is 50 px over a page's width, a line and a half), so it is
+                # straightened and read again.
+                from PIL import Image as PILImage
+
+                image = image.rotate(skew, resample=PILImage.Resampling.BICUBIC, expand=True,
+                                     fillcolor=(255, 255, 255))
+                boxes, _ = self._page(image)
+            # At most twice: a sideways page, once turned, may still be upside down.
+            for _ in range(2):
+                turn = self._turn(image, boxes)
+                if not turn:
+                    break
+                # PIL turns counter-clockwise; the page is read again the right way up
+                image = image.rotate(turn, expand=True)
+                boxes, _ = self._page(image)
+                rotated = (rotated + turn) % 360
         # RapidOCR maps its boxes back to the pixels of the image it was given.
-        return page_from_boxes(boxes, *image.size)
+        page = page_from_boxes(boxes, *image.size)
+        return replace(page, rotated=rotated) if rotated else page
+
+    def _page(self, image: Image) -> tuple[list[Box], float]:
+        """The page's lines, and its skew: the median slope of the wide lines' top edges, in
+        degrees (PIL's sense: turning the image by it levels the lines)."""
+        # RapidOCR keeps these per call settings: always say them (a retry turns det off).
+        result: Any = self._ocr(image, use_det=True, use_cls=True, use_rec=True,
+                                text_score=0.0)
+        boxes = []
+        slopes = []
+        quads = result.boxes if result.boxes is not None else []
+        for quad, text, score in zip(quads, result.txts or (), result.scores or (),
+                                     strict=False):
+            xs = [float(p[0]) for p in quad]
+            ys = [float(p[1]) for p in quad]
+            dx, dy = xs[1] - xs[0], ys[1] - ys[0]
+            if dx > 8 * abs(dy) and dx > 200 and len(str(text).strip()) >= 10:
+                slopes.append(math.degrees(math.atan2(dy, dx)))
+            box = Box(min(xs), min(ys), max(xs), max(ys), str(text), float(score))
+            if box.score < RETRY_BELOW:
+                box = self._retry(image, box)
+            boxes.append(box)
+        skew = statistics.median(slopes) if len(slopes) >= 5 else 0.0
+        return boxes, skew
+
+    def _line(self, crop: Image) -> tuple[str, float]:
+        """One line image recognized as it is (no detection, no 180° classifier)."""
+        if crop.size[0] < 4 or crop.size[1] < 4:
+            return "", 0.0
+        result: Any = self._ocr(crop, use_det=False, use_cls=False, use_rec=True,
+                                text_score=0.0)
+        texts, scores = result.txts or (), result.scores or ()
+        if not texts or not scores:
+            return "", 0.0
+        return str(texts[0]), float(scores[0])
+
+    def _turn(self, image: Image, boxes: list[Box]) -> int:
+        """How far to turn the page (counter-clockwise degrees) so its text is upright.
+
+        Sideways text (a page scanned at 90° or 270°) comes out of the detector as tall, narrow
+        boxes. Upside-down text does not show in the boxes, and the page pass reads each of its
+        lines right (RapidOCR's classifier turns a line it finds upside down), but the lines
+        would be put in reverse order. So the longest lines are read again on their own, without
+        the classifier, each way round: the way that reads with clearly more confidence votes,
+        and a majority of ORIENTATION_SAMPLE lines decides. An upright page costs six
+        single-line reads (three lines agree) on top of the page pass.
+        """
+        found = [b for b in boxes if len(b.text.strip()) >= 3]
+        if not found:
+            return 0
+        area = sum((b.x1 - b.x0) * (b.y1 - b.y0) for b in found)
+        tall = sum((b.x1 - b.x0) * (b.y1 - b.y0) for b in found
+                   if b.y1 - b.y0 > 1.5 * (b.x1 - b.x0))
+        sideways = tall > 0.5 * area
+        angles = (90, 270) if sideways else (0, 180)
+        longest = sorted(found, key=lambda b: (b.y1 - b.y0) if sideways else (b.x1 - b.x0),
+                         reverse=True)[:ORIENTATION_SAMPLE]
+        need = ORIENTATION_SAMPLE // 2 + 1
+        votes = dict.fromkeys(angles, 0)
+        for box in longest:
+            margin = 0.15 * min(box.x1 - box.x0, box.y1 - box.y0)
+            crop = image.crop((int(max(0, box.x0 - margin)), int(max(0, box.y0 - margin)),
+                               int(min(image.size[0], box.x1 + margin)),
+                               int(min(image.size[1], box.y1 + margin))))
+            score = {a: self._line(crop.rotate(a, expand=True) if a else crop)[1]
+                     for a in angles}
+            first, second = angles if score[angles[0]] >= score[angles[1]] else angles[::-1]
+            if score[first] - score[second] >= ORIENTATION_MARGIN:
+                votes[first] += 1
+                if votes[first] >= need:
+                    break
+        winner = max(angles, key=lambda a: votes[a])
+        if votes[winner] >= min(need, len(longest) // 2 + 1) and votes[winner] > \
+                votes[angles[0] if winner == angles[1] else angles[1]]:
+            return winner
+        return 90 if sideways else 0  # undecided: sideways is turned anyway (then checked)
 
     def _retry(self, image: Image, box: Box) -> Box:
         """Recognize a doubtful line again on its own, cropped from the full-resolution page
@@ -188,7 +288,8 @@ def page_from_boxes(boxes: list[Box], width: float, height: float) -> OcrPage:
     kept = [b for b in found if b.score >= KEEP_ABOVE]
     chars = sum(len(b.text.strip()) for b in found)
     confidence = (sum(b.score * len(b.text.strip()) for b in found) / chars) if kept else 0.0
-    return OcrPage(page_text(kept, width, height), round(confidence, 4), len(kept))
+    return OcrPage(page_text(kept, width, height), round(confidence, 4), len(kept),
+                   line_scores=tuple((len(b.text.strip()), round(b.score, 4)) for b in found))
 
 
 def recognize(image: Image, threads: int = 0) -> OcrPage:
@@ -222,7 +323,8 @@ class OcrCache:
         for number, page in (raw.get("pages") or {}).items():
             try:
                 self.pages[int(number)] = OcrPage(str(page["text"]), float(page["confidence"]),
-                                                  int(page["lines"]))
+                                                  int(page["lines"]),
+                                                  int(page.get("rotated", 0)))
             except (KeyError, TypeError, ValueError):
                 continue
 
@@ -231,7 +333,8 @@ class OcrCache:
         if not self.enabled:
             return
         data = {"engine": self.key, "pages": {
-            str(n): {"text": p.text, "confidence": p.confidence, "lines": p.lines}
+            str(n): {"text": p.text, "confidence": p.confidence, "lines": p.lines,
+                     "rotated": p.rotated}
             for n, p in sorted(self.pages.items())}}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,8 +365,8 @@ def recognize_pages(sha256: str, pages: Iterable[tuple[int, Callable[[], Image]]
             seconds += time.perf_counter() - started
             recognized += 1
             cache.put(number, page)
-            log.debug("OCR p. %d: %d lines, confidence %.3f, %.1f s", number, page.lines,
-                      page.confidence, time.perf_counter() - started)
+            log.debug("OCR p. %d: %d lines, confidence %.3f, turned %d°, %.1f s", number,
+                      page.lines, page.confidence, page.rotated, time.perf_counter() - started)
         if options.progress is not None:
             eta = seconds / recognized * (total - done) if recognized else None
             options.progress(OcrProgress(done, total, number, cached,

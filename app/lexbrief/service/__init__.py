@@ -182,7 +182,11 @@ class Outcome:
 
 
 def ocr_options(mode: str, observer: Observer | None, cancel: CancelToken) -> OcrOptions:
-    """OCR while loading, its page-by-page progress told to the observer (stage "ocr")."""
+    """OCR while loading, its page-by-page progress told to the observer (stage "ocr"), on as
+    many threads as the `threads` setting gives llama.cpp (0: the physical cores). OCR and
+    llama.cpp never compute at once: a document is read (and OCR'd) before the model starts on
+    it, one document at a time (docs/BENCHMARKS.md measures what sharing the cores would cost).
+    """
 
     def progress(p: OcrProgress) -> None:
         if observer is not None:
@@ -191,7 +195,8 @@ def ocr_options(mode: str, observer: Observer | None, cancel: CancelToken) -> Oc
                 stage="ocr", step=p.done, total=p.total, eta_seconds=p.eta_seconds,
                 message=f"OCR of scanned page {p.page} {source} ({p.done} of {p.total})"))
 
-    return OcrOptions(mode=mode, progress=progress, cancel=cancel)
+    return OcrOptions(mode=mode, progress=progress, cancel=cancel,
+                      threads=max(0, load_settings().threads))
 
 
 class Summarizer:

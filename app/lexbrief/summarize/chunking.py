@@ -55,9 +55,11 @@ class Chunk:
         return "\n\n".join(unit.text for unit in self.units)
 
 
-# A page recognized by OCR with a mean confidence below this is flagged (lexbrief.read.ocr
-# uses the same value).
-LOW_OCR_CONFIDENCE = 0.85
+# A page recognized by OCR with a mean confidence below this is flagged. Calibrated on 95
+# renders of five corpus pages, clean and degraded (docs/BENCHMARKS.md, OCR): every page read
+# with at most 3% of characters wrong scored 0.972 or more; the pages misread beyond 10% scored
+# 0.83-0.87; 0.95 also flags a 60-dpi page at 5.5% wrong.
+LOW_OCR_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)

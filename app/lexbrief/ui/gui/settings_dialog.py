@@ -1,6 +1,6 @@
 """Settings, persisted in settings.toml: where the model runs (this computer or a server), threads,
-GPU layers, context, chunk size, electricity price, the cloud model to compare with, and where the
-data lives."""
+GPU layers, context, chunk size, OCR of scanned pages, electricity price, the cloud model to
+compare with, and where the data lives."""
 
 from __future__ import annotations
 
@@ -108,6 +108,17 @@ class SettingsDialog(QDialog):
                                  "by one. More uses more memory; it is faster with larger models "
                                  "or a GPU.")
         form.addRow("Excerpts at once", self.parallel)
+
+        # OCR runs on this computer whichever engine writes the summary, so it stays enabled.
+        self.ocr = QComboBox()
+        self.ocr.addItem("OCR pages without a text layer (automatic)", "auto")
+        self.ocr.addItem("OCR every page, even those with a text layer", "always")
+        self.ocr.addItem("never OCR (scanned pages are left unread)", "never")
+        self.ocr.setToolTip("Scanned pages are recognized on this computer, offline. 'Every "
+                            "page' helps when a PDF's text layer is garbage; 'never' is the "
+                            "same as --ocr never.")
+        self.ocr.setCurrentIndex(max(0, self.ocr.findData(s.ocr)))
+        form.addRow("Scanned pages", self.ocr)
 
         self.price = QDoubleSpinBox()
         self.price.setRange(0, 10)
@@ -219,6 +230,7 @@ class SettingsDialog(QDialog):
         s.context_length = int(self.context.currentData())
         s.max_chunk_tokens = self.chunk.value()
         s.parallel_map = self.parallel.value()
+        s.ocr = str(self.ocr.currentData())
         s.electricity_price_per_kwh = self.price.value()
         s.currency = self.currency.text().strip().upper() or "USD"
         s.cloud_model = str(self.cloud.currentData())
