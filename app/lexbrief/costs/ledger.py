@@ -55,6 +55,18 @@ class LedgerEntry:
     local_cost: float | None
 
 
+@dataclass(frozen=True)
+class RunCost:
+    """One stored summary's ledger row, as its report's cost chart needs it."""
+
+    summary_id: int
+    document_name: str
+    prompt_tokens: int
+    completion_tokens: int
+    comparison: CostComparison | None  # None: the run had no cost (e.g. no pricing file)
+    energy_method: str  # how the energy figure was obtained (the run's EnergyRecord.method)
+
+
 def period_key(moment: dt.datetime, period: str) -> str:
     """The local-time period a moment falls in: 2026-11-29, 2026-W48, 2026-11 or all."""
     local = moment.astimezone()

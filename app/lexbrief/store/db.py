@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlite_utils
 
-from lexbrief.costs.ledger import LedgerEntry
+from lexbrief.costs.ledger import LedgerEntry, RunCost
 from lexbrief.errors import NotFound, StorageError
 from lexbrief.paths import create_private, database_path
-from lexbrief.store.ledger import ledger_entries
+from lexbrief.store.ledger import ledger_entries, run_cost
 from lexbrief.store.migrations import NewerDatabase, migrate, pending_migrations
 from lexbrief.store.records import DocumentRecord, StoredSummary, SummaryRecord
 from lexbrief.store.sqlite_errors import BUSY, os_fault, primary_code, storage_errors
@@ -242,6 +242,11 @@ class Store:
         """Every run in the cost ledger, oldest first."""
         with storage_errors(self.path):
             return ledger_entries(self.db)
+
+    def run_cost(self, summary_id: int) -> RunCost | None:
+        """The cost-ledger row of one summary, for its report's cost chart."""
+        with storage_errors(self.path):
+            return run_cost(self.db, summary_id)
 
     def model_sha256(self, path: Path) -> str:
         stat = path.stat()
