@@ -351,4 +351,5 @@ def _row(row: dict[str, Any]) -> StoredSummary:
         load_seconds=row["load_seconds"], prompt_seconds=row["prompt_seconds"],
         generation_seconds=row["generation_seconds"], wall_seconds=row["wall_seconds"],
         created=row["created"], grounding=json.loads(row.get("grounding") or "{}"),
+        matter=row.get("matter"),
     )

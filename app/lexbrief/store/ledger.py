@@ -17,7 +17,7 @@ def ledger_entries(db: sqlite_utils.Database) -> list[LedgerEntry]:
         return []
     rows = db.query("SELECT id, summary_id, created, document_name, wall_seconds, "
                     "prompt_tokens, completion_tokens, energy_wh, energy_estimated, currency, "
-                    "local_cost FROM run_records ORDER BY created, id")
+                    "local_cost, matter FROM run_records ORDER BY created, id")
     result = []
     for row in rows:
         created = dt.datetime.fromisoformat(row["created"])
@@ -28,7 +28,7 @@ def ledger_entries(db: sqlite_utils.Database) -> list[LedgerEntry]:
             document_name=row["document_name"], wall_seconds=row["wall_seconds"],
             prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
             energy_wh=row["energy_wh"], energy_estimated=bool(row["energy_estimated"]),
-            currency=row["currency"], local_cost=row["local_cost"]))
+            currency=row["currency"], local_cost=row["local_cost"], matter=row["matter"]))
     return result
 
 
