@@ -122,6 +122,11 @@ def test_the_windows_latest_matter_chart_and_matter_box(qtbot, tmp_path: Path) -
     window.skip_close_question = True  # type: ignore[attr-defined]
     qtbot.addWidget(window)
     assert window.matter.accessibleName() == "Matter"
+    with qtbot.waitSignal(window.history.loaded, timeout=10000):
+        window.history.refresh()
+    matters = {window.history.list.topLevelItem(i).text(5)
+               for i in range(window.history.list.topLevelItemCount())}
+    assert matters == {"Acme v. Beta", "Gamma", ""}
     periods = [window.hardware.period.itemData(i) for i in range(window.hardware.period.count())]
     assert "matter" in periods
     window.close()

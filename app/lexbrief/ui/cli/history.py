@@ -44,7 +44,7 @@ def run_history(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps({"id": row.id, "document": row.document_name,
                               "created": row.created, "template": row.template,
-                              "model": row.model_name}))
+                              "model": row.model_name, "matter": row.matter}))
         return 0
     if not rows:
         print("No summaries match." if args.search else "No summaries yet.")
