@@ -1,6 +1,6 @@
 """Render real screenshots of the window (run under a display, e.g. scripts/screenshots.sh):
 a court opinion streaming, the finished summary, a citation opened at its page, the hardware
-and cost panel, and the model manager.
+and cost panel (the summary's cost chart, then its client matter's), and the model manager.
 
 Usage: screenshots.py OUTPUT_FOLDER [--quick PREFIX] [--size WxH]
   --quick PREFIX  no document: only the Hardware & cost and Models tabs, as PREFIX*.png
@@ -74,6 +74,7 @@ def main() -> int:
         lambda _j, stage, _t: state.__setitem__("final_tokens", state["final_tokens"]
                                                 + (stage == "final")))
     window.worker.finished.connect(lambda *_: state.__setitem__("done", True))
+    window.matter.setText("Calvary v. Mills")  # filed under a client matter
     window.add_paths([SAMPLE])
     deadline = time.monotonic() + 900
     while state["final_tokens"] < 60 and not state["done"] and time.monotonic() < deadline:
@@ -96,6 +97,10 @@ def main() -> int:
     window.tabs.setCurrentWidget(window.hardware)
     pump(5)  # the plots run on after the document ends
     shoot(out, "05-hardware-and-cost.png")
+    period = window.hardware.period
+    period.setCurrentIndex(period.findData("matter"))  # the cost of the latest matter
+    pump(1.5)
+    shoot(out, "08-cost-by-matter.png")
     window.tabs.setCurrentWidget(window.models)
     pump(3)
     shoot(out, "06-models.png")

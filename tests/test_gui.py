@@ -133,7 +133,9 @@ def test_drop_a_pdf_streams_a_summary_that_is_stored(window: MainWindow, qtbot, 
     out = tmp_path / "brief.docx"
     window.reader.export_to(stored, "docx", out)
     qtbot.waitUntil(out.exists, timeout=10000)
-    window.reader.export_to(stored, "pdf", tmp_path / "brief.pdf")
+    written: list[Path] = []
+    window.reader.export_to(stored, "pdf", tmp_path / "brief.pdf", written.append)
+    qtbot.waitUntil(lambda: bool(written), timeout=10000)  # the cost chart is read first
     assert (tmp_path / "brief.pdf").read_bytes().startswith(b"%PDF")
 
 

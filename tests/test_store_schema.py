@@ -36,7 +36,7 @@ SCHEMA = {
         "password_required INTEGER NOT NULL DEFAULT 0", "rerun INTEGER NOT NULL DEFAULT 0",
         "reason TEXT", "attempts INTEGER NOT NULL DEFAULT 0", "document_sha256 TEXT",
         "summary_id INTEGER", "owner TEXT", "lease_expires REAL", "created TEXT NOT NULL",
-        "started TEXT", "finished TEXT"],
+        "started TEXT", "finished TEXT", "matter TEXT"],
     "model_files": [
         "path TEXT PK 1", "size INTEGER NOT NULL", "mtime_ns INTEGER NOT NULL",
         "sha256 TEXT NOT NULL"],
@@ -46,7 +46,7 @@ SCHEMA = {
         "prompt_tokens INTEGER NOT NULL", "completion_tokens INTEGER NOT NULL",
         "energy_wh REAL", "energy_estimated INTEGER NOT NULL", "currency TEXT",
         "local_cost REAL", "cloud_model TEXT", "cloud_cost_usd REAL", "savings_usd REAL",
-        "hardware TEXT NOT NULL", "cost TEXT"],
+        "hardware TEXT NOT NULL", "cost TEXT", "matter TEXT"],
     "summaries": [
         "id INTEGER PK 1", "document_id INTEGER NOT NULL", "document_name TEXT NOT NULL",
         "model_name TEXT NOT NULL", "model_sha256 TEXT", "template TEXT NOT NULL",
@@ -55,12 +55,12 @@ SCHEMA = {
         "completion_tokens INTEGER NOT NULL", "load_seconds REAL NOT NULL",
         "prompt_seconds REAL NOT NULL", "generation_seconds REAL NOT NULL",
         "wall_seconds REAL NOT NULL", "created TEXT NOT NULL",
-        "grounding TEXT NOT NULL DEFAULT '{}'"],
+        "grounding TEXT NOT NULL DEFAULT '{}'", "matter TEXT"],
     "summaries_fts": ["text", "document_name"],
 }
 # Indexes (not SQLite's automatic ones) and triggers: name -> table.
 INDEXES = {"jobs_path": "jobs", "jobs_state": "jobs", "run_records_created": "run_records",
-           "summaries_document": "summaries"}
+           "run_records_matter": "run_records", "summaries_document": "summaries"}
 TRIGGERS = {"summaries_ad": "summaries", "summaries_ai": "summaries", "summaries_au": "summaries"}
 FOREIGN_KEYS = {  # (table, column) -> (table, column, on delete)
     ("jobs", "summary_id"): ("summaries", "id", "SET NULL"),

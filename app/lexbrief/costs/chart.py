@@ -1,18 +1,21 @@
 """Cost at a glance: the bars of "this computer vs the same tokens on 3–5 cloud models", for one
-summary or a period of the ledger, with the saving and every assumption in words. No Qt and no
-plotting library here: the window draws these bars (lexbrief.ui.gui.cost_chart), `lexbrief costs
---plot FILE.png` draws them with matplotlib (`plot_png`).
+summary or a period of the ledger, with the saving and every assumption in words. No Qt here: the
+window draws these bars (lexbrief.ui.gui.cost_chart), `lexbrief costs --plot FILE.png` draws them
+with matplotlib (`plot_png`), and the reports (Word, PDF) embed the PNG that `render_png` draws
+with Pillow, a dependency of every install (matplotlib is only the "bench" extra's).
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lexbrief.costs.card import energy, money
 from lexbrief.costs.compare import CostComparison, cloud_cost
-from lexbrief.costs.ledger import PeriodTotal
-from lexbrief.costs.pricing import CloudPrice, Pricing
+from lexbrief.costs.ledger import PeriodTotal, RunCost
+from lexbrief.costs.pricing import CloudPrice, Pricing, PricingError
 from lexbrief.errors import StorageError, UserFacingError
 
 MODELS_SHOWN = 5
@@ -120,6 +123,22 @@ def chart_for_run(comparison: CostComparison, pricing: Pricing, *, prompt_tokens
                      saving=_saving_line(chosen_bar, local_usd, why), assumptions=assumptions)
 
 
+def chart_for_stored(run: RunCost, pricing: Pricing) -> CostChart | None:
+    """A stored summary's chart, from its ledger row (None: the run was not costed), against
+    the cloud model it was compared with when it ran (the pricing file's default if that model
+    has left the file)."""
+    if run.comparison is None:
+        return None
+    chosen: str | None = run.comparison.cloud.model
+    try:
+        pricing.model(chosen)
+    except PricingError:
+        chosen = None
+    return chart_for_run(run.comparison, pricing, prompt_tokens=run.prompt_tokens,
+                         completion_tokens=run.completion_tokens, document=run.document_name,
+                         energy_method=run.energy_method, chosen=chosen)
+
+
 def chart_for_period(total: PeriodTotal, pricing: Pricing, *, price_per_kwh: float,
                      currency: str, chosen: str | None = None,
                      label: str | None = None) -> CostChart:
@@ -197,3 +216,71 @@ def plot_png(chart: CostChart, path: Path) -> Path:
     finally:
         plt.close(figure)
     return path
+
+
+_SYSTEM_FONTS = ("DejaVuSans.ttf", "arial.ttf", "Arial.ttf", "LiberationSans-Regular.ttf",
+                 "Helvetica.ttc")
+# Pillow's own font has no glyph for these: spelled out when it is the one drawing
+_PLAIN = str.maketrans({"×": "x", "—": "-", "–": "-", "€": "EUR", "£": "GBP", "¥": "JPY",
+                        "…": "...", "◀": "<"})
+
+
+def _fonts(size: int, big: int) -> tuple[Any, Any, bool]:
+    """A regular and a title font: a system font with the symbols the texts use (×, —, €),
+    else Pillow's own (then those are spelled out: the third value)."""
+    from PIL import ImageFont
+
+    for name in _SYSTEM_FONTS:
+        try:
+            return ImageFont.truetype(name, size), ImageFont.truetype(name, big), False
+        except OSError:
+            continue
+    try:
+        return ImageFont.load_default(size=size), ImageFont.load_default(size=big), True
+    except (ImportError, OSError, TypeError):  # a Pillow built without FreeType
+        return ImageFont.load_default(), ImageFont.load_default(), True
+
+
+def render_png(chart: CostChart, *, scale: int = 2) -> bytes:
+    """The chart as PNG bytes for a report (Pillow, no Qt, no matplotlib): the title and one
+    horizontal bar per cost with its amount (this computer first, the chosen cloud model marked
+    and in its colour). 800 points wide × `scale` pixels: sharp at 16 cm on paper. The saving
+    and the assumptions are the report's text under the image (selectable, searchable)."""
+    from PIL import Image, ImageDraw
+
+    s = scale
+    font, bold, plain = _fonts(13 * s, 15 * s)
+
+    def text(value: str) -> str:
+        return value.translate(_PLAIN) if plain else value
+
+    labels = [text(b.label + ("  (chosen)" if b.chosen else "")) for b in chart.bars]
+    amounts = [text(money(b.usd) if b.usd is not None else "unknown") for b in chart.bars]
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    def width(text: str, f: Any = font) -> int:
+        return int(probe.textlength(text, font=f))
+
+    row, pad = 30 * s, 12 * s
+    total_width = 800 * s
+    label_width = max(width(label) for label in labels) + pad
+    amount_width = max(width(a) for a in amounts) + pad
+    left = pad + label_width
+    bar_room = max(40 * s, total_width - left - amount_width - pad)
+    top_value = max((b.usd or 0.0) for b in chart.bars) or 1.0
+    title_height = 28 * s
+    height = title_height + row * len(chart.bars) + 8 * s
+    image = Image.new("RGB", (total_width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((pad, 6 * s), text(chart.title), fill="#202124", font=bold)
+    for i, (bar, label, amount) in enumerate(zip(chart.bars, labels, amounts, strict=True)):
+        y = title_height + i * row
+        middle = y + row // 2
+        draw.text((pad, middle), label, fill="#202124", font=font, anchor="lm")
+        length = 0 if bar.usd is None else max(2 * s, round(bar_room * bar.usd / top_value))
+        draw.rectangle((left, y + 5 * s, left + length, y + row - 5 * s), fill=bar_color(bar))
+        draw.text((left + length + 6 * s, middle), amount, fill="#202124", font=font,
+                  anchor="lm")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

@@ -19,14 +19,16 @@ from lexbrief.costs.compare import CostComparison, cloud_cost
 from lexbrief.costs.pricing import CloudPrice, Pricing
 from lexbrief.machine.telemetry.run import RunRecord
 
-PERIODS = ("day", "week", "month", "all")
+PERIODS = ("day", "week", "month", "matter", "all")
+NO_MATTER = "(no matter)"  # the group of the summaries filed under none
 
 
 def ledger_row(record: RunRecord, comparison: CostComparison | None, *,
-               document_name: str, model_name: str, currency: str) -> dict[str, Any]:
+               document_name: str, model_name: str, currency: str,
+               matter: str | None = None) -> dict[str, Any]:
     """The `run_records` columns for one run (summary_id and created are added on insert)."""
     return {
-        "document_name": document_name, "model_name": model_name,
+        "document_name": document_name, "model_name": model_name, "matter": matter,
         "wall_seconds": record.wall_seconds,
         "prompt_tokens": record.prompt_tokens, "completion_tokens": record.completion_tokens,
         "energy_wh": record.energy.wh, "energy_estimated": int(record.energy.estimated),
@@ -53,6 +55,32 @@ class LedgerEntry:
     energy_estimated: bool
     currency: str | None
     local_cost: float | None
+    matter: str | None = None  # the client matter (m008), None: filed under none
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """One stored summary's ledger row, as its report's cost chart needs it."""
+
+    summary_id: int
+    document_name: str
+    prompt_tokens: int
+    completion_tokens: int
+    comparison: CostComparison | None  # None: the run had no cost (e.g. no pricing file)
+    energy_method: str  # how the energy figure was obtained (the run's EnergyRecord.method)
+
+
+def entry_key(entry: LedgerEntry, period: str) -> str:
+    """The group an entry falls in: its local-time period, or its matter (NO_MATTER if none)."""
+    if period == "matter":
+        return entry.matter or NO_MATTER
+    return period_key(entry.created, period)
+
+
+def matter_entries(items: list[LedgerEntry], matter: str) -> list[LedgerEntry]:
+    """The entries of one matter (its name compared without case or extra spaces)."""
+    wanted = " ".join(matter.split()).casefold()
+    return [e for e in items if " ".join((e.matter or "").split()).casefold() == wanted]
 
 
 def period_key(moment: dt.datetime, period: str) -> str:
@@ -95,7 +123,7 @@ def totals(items: list[LedgerEntry], period: str, price: CloudPrice,
     """Totals per period (oldest first), each with the cloud cost of its tokens at `price`."""
     groups: dict[str, PeriodTotal] = {}
     for entry in items:
-        key = period_key(entry.created, period)
+        key = entry_key(entry, period)
         total = groups.setdefault(key, PeriodTotal(key))
         total.runs += 1
         total.wall_seconds += entry.wall_seconds

@@ -99,7 +99,8 @@ def document_record(document: Document) -> DocumentRecord:
 
 
 def summary_record(summary: Summary, *, model_name: str, model_sha256: str | None,
-                   parameters: dict[str, Any], load_seconds: float) -> SummaryRecord:
+                   parameters: dict[str, Any], load_seconds: float,
+                   matter: str | None = None) -> SummaryRecord:
     """The pipeline's `Summary` as the store keeps it (lexbrief.store.records tells the three
     summary types apart): its text, shown points, coverage, grounding audit and usage, with
     the model and the run's parameters."""
@@ -111,7 +112,7 @@ def summary_record(summary: Summary, *, model_name: str, model_sha256: str | Non
         completion_tokens=summary.usage.completion_tokens, load_seconds=load_seconds,
         prompt_seconds=summary.usage.prompt_seconds,
         generation_seconds=summary.usage.generation_seconds,
-        wall_seconds=summary.wall_seconds)
+        wall_seconds=summary.wall_seconds, matter=matter)
 
 
 @dataclass(frozen=True)
@@ -278,11 +279,11 @@ class Summarizer:
     def summarize(self, path: Path, *, template: str = "auto", password: str | None = None,
                   observer: Observer | None = None, cancel: CancelToken = NEVER,
                   limits: Limits = Limits(), job: tuple[int, str] | None = None,
-                  ocr: str | None = None) -> Outcome:
+                  ocr: str | None = None, matter: str | None = None) -> Outcome:
         document = load_document(path, password=password, limits=limits,
                                  ocr=ocr_options(ocr or load_settings().ocr, observer, cancel))
         return self.summarize_document(document, template=template, observer=observer,
-                                       cancel=cancel, job=job)
+                                       cancel=cancel, job=job, matter=matter)
 
     @property
     def model_sha256(self) -> str:
@@ -303,8 +304,10 @@ class Summarizer:
     def summarize_document(self, document: Document, *, template: str = "auto",
                            observer: Observer | None = None,
                            cancel: CancelToken = NEVER,
-                           job: tuple[int, str] | None = None) -> Outcome:
+                           job: tuple[int, str] | None = None,
+                           matter: str | None = None) -> Outcome:
         """`job` (id, lease owner): the queue job this run is, marked done with the summary.
+        `matter`: the client matter the summary and its cost are filed under.
         Finished map steps are checkpointed; a resumed run reuses them."""
         chosen, kind_note = self.template(template, document)
         engine = self.engine
@@ -331,8 +334,8 @@ class Summarizer:
             document=document_record(document),
             summary=summary_record(summary, model_name=self.model.name,
                                    model_sha256=self.model_sha256, parameters=parameters,
-                                   load_seconds=engine.info.load_seconds),
-            run_record=account.ledger_row(document.name, self.model.name),
+                                   load_seconds=engine.info.load_seconds, matter=matter),
+            run_record=account.ledger_row(document.name, self.model.name, matter),
             job=job,
         )
         log.info("stored summary #%d of %s (%d chunks, %.1f s)", summary_id, document.name,

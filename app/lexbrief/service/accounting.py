@@ -33,9 +33,10 @@ class RunAccount:
     cost_error: str | None
     currency: str
 
-    def ledger_row(self, document_name: str, model_name: str) -> dict[str, Any]:
+    def ledger_row(self, document_name: str, model_name: str,
+                   matter: str | None = None) -> dict[str, Any]:
         return ledger_row(self.record, self.cost, document_name=document_name,
-                          model_name=model_name, currency=self.currency)
+                          model_name=model_name, currency=self.currency, matter=matter)
 
 
 class Accountant:

@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlite_utils
 
-from lexbrief.costs.ledger import LedgerEntry
+from lexbrief.costs.ledger import LedgerEntry, RunCost
 from lexbrief.errors import NotFound, StorageError
 from lexbrief.paths import create_private, database_path
-from lexbrief.store.ledger import ledger_entries
+from lexbrief.store.ledger import ledger_entries, run_cost
 from lexbrief.store.migrations import NewerDatabase, migrate, pending_migrations
 from lexbrief.store.records import DocumentRecord, StoredSummary, SummaryRecord
 from lexbrief.store.sqlite_errors import BUSY, os_fault, primary_code, storage_errors
@@ -243,6 +243,11 @@ class Store:
         with storage_errors(self.path):
             return ledger_entries(self.db)
 
+    def run_cost(self, summary_id: int) -> RunCost | None:
+        """The cost-ledger row of one summary, for its report's cost chart."""
+        with storage_errors(self.path):
+            return run_cost(self.db, summary_id)
+
     def model_sha256(self, path: Path) -> str:
         stat = path.stat()
         key = str(path.resolve())
@@ -346,4 +351,5 @@ def _row(row: dict[str, Any]) -> StoredSummary:
         load_seconds=row["load_seconds"], prompt_seconds=row["prompt_seconds"],
         generation_seconds=row["generation_seconds"], wall_seconds=row["wall_seconds"],
         created=row["created"], grounding=json.loads(row.get("grounding") or "{}"),
+        matter=row.get("matter"),
     )

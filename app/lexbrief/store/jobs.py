@@ -53,9 +53,16 @@ class Job:
     created: str
     started: str | None
     finished: str | None
+    matter: str | None = None  # the client matter its summary is filed under (m008)
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "path": str(self.path)}
+
+
+def clean_matter(name: str | None) -> str | None:
+    """A matter name as stored: spaces collapsed, None for an empty one."""
+    text = " ".join((name or "").split())
+    return text or None
 
 
 def _now() -> str:
@@ -107,7 +114,7 @@ def _job(row: sqlite3.Row | tuple[Any, ...], columns: list[str]) -> Job:
         reason=data["reason"], attempts=data["attempts"],
         document_sha256=data["document_sha256"], summary_id=data["summary_id"],
         owner=data["owner"], lease_expires=data["lease_expires"], created=data["created"],
-        started=data["started"], finished=data["finished"])
+        started=data["started"], finished=data["finished"], matter=data.get("matter"))
 
 
 class JobQueue:
@@ -164,15 +171,17 @@ class JobQueue:
 
     # -- writing ------------------------------------------------------------------------------
     def enqueue(self, path: Path, *, template: str = "auto", model: str | None = None,
-                password_required: bool = False, rerun: bool = False) -> Job:
+                password_required: bool = False, rerun: bool = False,
+                matter: str | None = None) -> Job:
         """A job for `path`, or the unfinished one already queued for it with the same options
         (two windows dropping the same folder queue it once)."""
         resolved = str(Path(path).resolve())
+        matter = clean_matter(matter)
         with self._write() as conn:
             same = conn.execute(
-                "SELECT id FROM jobs WHERE path = ? AND template = ? AND model IS ? AND state IN "
-                "('queued', 'running') ORDER BY id LIMIT 1", [resolved, template, model]
-            ).fetchone()
+                "SELECT id FROM jobs WHERE path = ? AND template = ? AND model IS ? AND "
+                "matter IS ? AND state IN ('queued', 'running') ORDER BY id LIMIT 1",
+                [resolved, template, model, matter]).fetchone()
             if same:
                 job_id = int(same[0])
                 if rerun:
@@ -180,9 +189,9 @@ class JobQueue:
             else:
                 job_id = int(conn.execute(
                     "INSERT INTO jobs (path, name, state, template, model, password_required, "
-                    "rerun, created) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                    "rerun, created, matter) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
                     [resolved, Path(path).name, template, model, int(password_required),
-                     int(rerun), _now()]).lastrowid or 0)
+                     int(rerun), _now(), matter]).lastrowid or 0)
         return self.get(job_id)
 
     def recover(self) -> list[int]:

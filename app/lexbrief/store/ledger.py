@@ -4,10 +4,12 @@ arithmetic over them (totals per day, week or month) is `lexbrief.costs.ledger`'
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import sqlite_utils
 
-from lexbrief.costs.ledger import LedgerEntry
+from lexbrief.costs.compare import CostComparison
+from lexbrief.costs.ledger import LedgerEntry, RunCost
 
 
 def ledger_entries(db: sqlite_utils.Database) -> list[LedgerEntry]:
@@ -15,7 +17,7 @@ def ledger_entries(db: sqlite_utils.Database) -> list[LedgerEntry]:
         return []
     rows = db.query("SELECT id, summary_id, created, document_name, wall_seconds, "
                     "prompt_tokens, completion_tokens, energy_wh, energy_estimated, currency, "
-                    "local_cost FROM run_records ORDER BY created, id")
+                    "local_cost, matter FROM run_records ORDER BY created, id")
     result = []
     for row in rows:
         created = dt.datetime.fromisoformat(row["created"])
@@ -26,5 +28,21 @@ def ledger_entries(db: sqlite_utils.Database) -> list[LedgerEntry]:
             document_name=row["document_name"], wall_seconds=row["wall_seconds"],
             prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
             energy_wh=row["energy_wh"], energy_estimated=bool(row["energy_estimated"]),
-            currency=row["currency"], local_cost=row["local_cost"]))
+            currency=row["currency"], local_cost=row["local_cost"], matter=row["matter"]))
     return result
+
+
+def run_cost(db: sqlite_utils.Database, summary_id: int) -> RunCost | None:
+    """The ledger row of one summary (None: it has none, e.g. saved before migration m003)."""
+    if not db["run_records"].exists():
+        return None
+    row = db.execute("SELECT document_name, prompt_tokens, completion_tokens, cost, hardware "
+                     "FROM run_records WHERE summary_id = ?", [summary_id]).fetchone()
+    if row is None:
+        return None
+    name, prompt, completion, cost, hardware = row
+    energy = json.loads(hardware).get("energy") or {}
+    return RunCost(summary_id=summary_id, document_name=name, prompt_tokens=prompt,
+                   completion_tokens=completion,
+                   comparison=CostComparison.from_dict(json.loads(cost)) if cost else None,
+                   energy_method=str(energy.get("method") or ""))

@@ -213,3 +213,14 @@ def m006_grounded_summaries(db: sqlite_utils.Database) -> None:
     # model's notes that were not shown and why, the overview's sentence checks, and which kind
     # of document was assumed. `citations` holds the shown key points with their quotes.
     db.execute("ALTER TABLE summaries ADD COLUMN grounding TEXT NOT NULL DEFAULT '{}'")
+
+
+@migration
+def m008_matters(db: sqlite_utils.Database) -> None:
+    # The client matter a document was summarized for (a free name, NULL: none), so costs can
+    # be totalled per matter: on the queue job (it carries the name to the run), the summary
+    # and its ledger row (kept when the summary is deleted, like the energy).
+    db.execute("ALTER TABLE jobs ADD COLUMN matter TEXT")
+    db.execute("ALTER TABLE summaries ADD COLUMN matter TEXT")
+    db.execute("ALTER TABLE run_records ADD COLUMN matter TEXT")
+    db.execute("CREATE INDEX run_records_matter ON run_records(matter)")

@@ -58,6 +58,7 @@ class SummaryRecord:
     wall_seconds: float
     # abstract, rejected notes, overview sentence checks, kind assumed (see grounding_record)
     grounding: dict[str, Any] = field(default_factory=dict)
+    matter: str | None = None  # the client matter it was made for (migration m008)
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,4 @@ class StoredSummary:
     created: str
     # abstract, rejected notes, overview sentence checks, kind assumed ({} before migration 6)
     grounding: dict[str, Any] = field(default_factory=dict)
+    matter: str | None = None  # the client matter (None: none given, or before migration 8)

@@ -16,7 +16,11 @@ def register(subparsers: Any) -> None:
         description="Totals of the cost ledger (one entry per summary) per period, with what "
                     "the same tokens would cost on a cloud model. Prices: pricing.toml.")
     p.add_argument("-p", "--period", choices=PERIODS, default="month",
-                   help="group by day, week or month (local time), or all (default: month)")
+                   help="group by day, week or month (local time), by client matter, or all "
+                        "(default: month)")
+    p.add_argument("--matter", metavar="NAME",
+                   help="only the summaries of this client matter (`lexbrief summarize "
+                        "--matter NAME` files them); with --plot, its chart")
     p.add_argument("-c", "--cloud", metavar="MODEL",
                    help="cloud model to compare with (default: settings' cloud_model, else the "
                         "pricing file's default); see --prices")
@@ -63,7 +67,7 @@ def run_prices(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from lexbrief.costs.card import energy, money
-    from lexbrief.costs.ledger import overall, totals
+    from lexbrief.costs.ledger import NO_MATTER, matter_entries, overall, totals
     from lexbrief.costs.pricing import load_pricing
     from lexbrief.errors import UserFacingError
     from lexbrief.settings import load_settings
@@ -79,24 +83,39 @@ def run(args: argparse.Namespace) -> int:
         items = store.ledger_entries()
     finally:
         store.close()
+    if args.matter is not None:
+        items = matter_entries(items, args.matter)
+        if not items:
+            raise UserFacingError(f"no summary in the cost ledger is filed under the matter "
+                                  f"'{args.matter}' (`lexbrief costs --period matter` lists "
+                                  "the matters).")
     per_period = totals(items, args.period, price, pricing)
     grand = overall(per_period, pricing)
+    plotted = ""
     if args.plot is not None:
         if not per_period:
             raise UserFacingError("nothing to plot: the cost ledger is empty "
                                   "(`lexbrief summarize FILE` adds a summary).")
         from lexbrief.costs.chart import chart_for_period, plot_png
 
-        latest = per_period[-1]
-        label = ("all summaries" if args.period == "all"
-                 else f"the {args.period} {latest.period}")
+        if args.matter is not None:  # that matter, all its summaries
+            latest, label = grand, f"the matter {items[0].matter}"
+        elif args.period == "matter":  # the matter of the latest summary
+            key = items[-1].matter or NO_MATTER
+            latest = next(t for t in per_period if t.period == key)
+            label = f"the matter {key}" if items[-1].matter else "the summaries of no matter"
+        else:
+            latest = per_period[-1]
+            label = ("all summaries" if args.period == "all"
+                     else f"the {args.period} {latest.period}")
+        plotted = latest.period if args.matter is None else str(items[0].matter)
         plot_png(chart_for_period(latest, pricing,
                                   price_per_kwh=settings.electricity_price_per_kwh,
                                   currency=settings.currency, chosen=price.key, label=label),
                  args.plot)
     if args.json:
         print(json.dumps({
-            "period": args.period, "cloud_model": price.key,
+            "period": args.period, "matter": args.matter, "cloud_model": price.key,
             "cloud_prices": {"input_usd_per_mtok": price.input_usd_per_mtok,
                              "output_usd_per_mtok": price.output_usd_per_mtok,
                              "as_of": price.as_of.isoformat(), "source": price.source,
@@ -111,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
     def local_text(amounts: dict[str, float]) -> str:
         return " + ".join(money(v, c) for c, v in sorted(amounts.items())) or "n/a"
 
-    rows = [["period", "runs", "prompt tok", "output tok", "energy", "local cost",
-             f"{price.name} cost", "saved"]]
+    rows = [["matter" if args.period == "matter" else "period", "runs", "prompt tok",
+             "output tok", "energy", "local cost", f"{price.name} cost", "saved"]]
     shown = per_period if args.period == "all" else [*per_period, grand]
     for t in shown:
         estimated = " (est.)" if t.estimated_runs else ""
@@ -125,8 +144,10 @@ def run(args: argparse.Namespace) -> int:
     lines.insert(1, "-" * width)
     if args.period != "all":
         lines.insert(len(lines) - 1, "-" * width)
-    by = "since the first run" if args.period == "all" else f"by {args.period} (local time)"
-    print(f"Cost ledger {by}, against {price.name} ({price.provider})\n")
+    by = ("since the first run" if args.period == "all" else "by client matter"
+          if args.period == "matter" else f"by {args.period} (local time)")
+    of = f" of the matter {items[0].matter}" if args.matter is not None else ""
+    print(f"Cost ledger{of} {by}, against {price.name} ({price.provider})\n")
     print("\n".join(lines))
     notes = [
         f"Energy: measured in {grand.runs - grand.estimated_runs - grand.unknown_energy_runs} "
@@ -148,6 +169,6 @@ def run(args: argparse.Namespace) -> int:
         notes.append(f"'saved' needs an exchange rate to USD in [exchange_rates] of "
                      f"{pricing.path}.")
     if args.plot is not None:
-        notes.append(f"Chart of {per_period[-1].period}: {args.plot}")
+        notes.append(f"Chart of {plotted}: {args.plot}")
     print("\n" + "\n".join(notes))
     return 0

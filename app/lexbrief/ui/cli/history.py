@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lexbrief.ui.export import FORMATS, as_markdown, export
+from lexbrief.ui.export import FORMATS, as_markdown, export, report_chart
 
 
 def register(subparsers: Any) -> None:
@@ -23,11 +23,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_show)
 
-    p = subparsers.add_parser("export", help="write a stored summary to a file")
+    p = subparsers.add_parser("export", help="write a stored summary to a file",
+                              description="Write a stored summary to a file, with its cost "
+                                          "chart (Word: the picture; Markdown and text: a "
+                                          "table) and the saving and assumptions under it.")
     p.add_argument("id", type=int)
     p.add_argument("-f", "--format", choices=FORMATS, default="md")
     p.add_argument("-o", "--out", type=Path,
                    help="output file (default: <document>.summary.<format> here)")
+    p.add_argument("--no-costs", action="store_true",
+                   help="leave the cost chart and its assumptions out of the report")
     p.set_defaults(func=run_export)
 
 
@@ -39,7 +44,7 @@ def run_history(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps({"id": row.id, "document": row.document_name,
                               "created": row.created, "template": row.template,
-                              "model": row.model_name}))
+                              "model": row.model_name, "matter": row.matter}))
         return 0
     if not rows:
         print("No summaries match." if args.search else "No summaries yet.")
@@ -66,8 +71,13 @@ def run_show(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from lexbrief.store import Store
 
-    row = Store().get(args.id)
+    store = Store()
+    try:
+        row = store.get(args.id)
+        chart = None if args.no_costs else report_chart(store, row)
+    finally:
+        store.close()
     out = args.out or Path(f"{Path(row.document_name).stem}.summary.{args.format}")
-    export(row, args.format, out)
+    export(row, args.format, out, chart)
     print(out)
     return 0

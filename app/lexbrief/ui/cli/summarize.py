@@ -49,6 +49,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--api-key-env", metavar="VAR",
                    help="environment variable holding the server's API key (never the key "
                         "itself on the command line)")
+    p.add_argument("--matter", metavar="NAME",
+                   help="the client matter these summaries are for: stored with each one, so "
+                        "`lexbrief costs --matter NAME` totals its cost")
     p.add_argument("--password", help="password of an encrypted PDF")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per document (JSON Lines) instead of text")
@@ -207,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             ids.append(queue.enqueue(path, template=args.template, model=model,
                                      password_required=bool(args.password),
-                                     rerun=args.again).id)
+                                     rerun=args.again, matter=args.matter).id)
     if args.resume and not ids:
         note("nothing left to do in the queue.")
         return ExitCode.OK
@@ -260,7 +263,8 @@ def run(args: argparse.Namespace) -> int:
                     else:
                         outcome = worker.summarize_document(
                             document, template=job.template, cancel=batch.cancel,
-                            observer=observer if show_progress else None, job=lease)
+                            observer=observer if show_progress else None, job=lease,
+                            matter=job.matter)
             except LeaseLost:
                 note(f"{name}: another LexBrief process took this document over; left to it")
                 continue

@@ -80,6 +80,10 @@ def build_actions(window: Any) -> None:
     bar.addSeparator()
     bar.addWidget(QLabel(" Template: "))
     bar.addWidget(w.template)
+    matter_label = QLabel(" &Matter: ")
+    matter_label.setBuddy(w.matter)
+    bar.addWidget(matter_label)
+    bar.addWidget(w.matter)
     bar.addSeparator()
     for act in (w.cancel_action, w.cancel_all_action, w.copy_action, w.export_md,
                 w.export_docx, w.export_pdf):

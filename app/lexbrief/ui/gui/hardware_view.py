@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 GIB = 2**30
 PERIODS = (("last", "Last summary"), ("day", "Today"), ("week", "This week"),
-           ("month", "This month"), ("all", "All summaries"))
+           ("month", "This month"), ("matter", "Latest matter"), ("all", "All summaries"))
 
 
 def missing_note(unavailable: dict[str, str], *, has_gpu: bool, has_power: bool) -> str:
@@ -235,9 +235,12 @@ class HardwareView(QWidget):
                         self._chart_failed, what="charting the period's cost")
 
     def _show_chart(self, chart: CostChart | None) -> None:
-        self.chart.placeholder = ("No cost for this summary (see the log)."
-                                  if self.period.currentData() == "last"
-                                  else "No summaries in this period yet.")
+        key = self.period.currentData()
+        self.chart.placeholder = (
+            "No cost for this summary (see the log)." if key == "last"
+            else "No summary has a client matter yet: type one in the toolbar's Matter box "
+                 "before adding documents." if key == "matter"
+            else "No summaries in this period yet.")
         self.chart.set_chart(chart)
         self.assumptions.setText(chart.assumptions if chart else "")
 
@@ -275,12 +278,12 @@ def run_chart(outcome: Any) -> CostChart | None:
 
 
 def period_chart(store: Store, period: str) -> CostChart | None:
-    """The chart of the current day, week or month (local time), or of everything (a database
-    operation: it reads the ledger)."""
+    """The chart of the current day, week or month (local time), of the matter of the latest
+    summary filed under one, or of everything (a database operation: it reads the ledger)."""
     import datetime as dt
 
     from lexbrief.costs.chart import chart_for_period
-    from lexbrief.costs.ledger import period_key, totals
+    from lexbrief.costs.ledger import matter_entries, overall, period_key, totals
     from lexbrief.costs.pricing import load_pricing
     from lexbrief.settings import load_settings
 
@@ -288,6 +291,15 @@ def period_chart(store: Store, period: str) -> CostChart | None:
     settings = load_settings()
     price = pricing.model(settings.cloud_model or None)
     items = store.ledger_entries()
+    if period == "matter":
+        named = [e.matter for e in items if e.matter]
+        if not named:
+            return None
+        ours = matter_entries(items, named[-1])
+        return chart_for_period(overall(totals(ours, "all", price, pricing), pricing), pricing,
+                                price_per_kwh=settings.electricity_price_per_kwh,
+                                currency=settings.currency, chosen=price.key,
+                                label=f"the matter {named[-1]}")
     current = period_key(dt.datetime.now(dt.UTC), period)
     chosen = [t for t in totals(items, period, price, pricing) if t.period == current]
     if not chosen:

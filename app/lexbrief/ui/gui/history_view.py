@@ -31,7 +31,7 @@ class HistoryView(QWidget):
         self.search.setPlaceholderText("Search summaries and document names…")
         self.search.setClearButtonEnabled(True)
         self.list = QTreeWidget()
-        self.list.setHeaderLabels(["#", "Date", "Document", "Template", "Model"])
+        self.list.setHeaderLabels(["#", "Date", "Document", "Template", "Model", "Matter"])
         self.list.setRootIsDecorated(False)
         self.list.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.list.itemActivated.connect(lambda item, _col: self._emit(self.open_summary, item))
@@ -66,7 +66,8 @@ class HistoryView(QWidget):
         self._rows = {row.id: row for row in rows}
         for row in rows:
             item = QTreeWidgetItem([str(row.id), row.created[:16].replace("T", " "),
-                                    row.document_name, row.template, row.model_name])
+                                    row.document_name, row.template, row.model_name,
+                                    row.matter or ""])
             item.setData(0, Qt.ItemDataRole.UserRole, row.id)
             self.list.addTopLevelItem(item)
         self.loaded.emit(len(rows))

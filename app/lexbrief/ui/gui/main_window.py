@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSizePolicy,
@@ -141,6 +142,15 @@ class MainWindow(QMainWindow):
         self.template.addItem("Auto-detect", "auto")
         for name, template in load_templates().items():
             self.template.addItem(template.label, name)
+        # The client matter of the documents added next (stored with their summaries and
+        # costs; the Hardware & cost tab totals the latest matter).
+        self.matter = QLineEdit()
+        self.matter.setPlaceholderText("client matter (optional)")
+        self.matter.setAccessibleName("Matter")
+        self.matter.setToolTip("The client matter the documents you add next are for: stored "
+                               "with each summary, so their cost can be totalled per matter "
+                               "(Hardware & cost → Period: Latest matter).")
+        self.matter.setMaximumWidth(220)
         self.reader = Reader(self, self.db)
         self.queue_control = QueueControl(self, self.worker, self.db, self.reader)
         build_actions(self)

@@ -39,15 +39,16 @@ class WindowJob:
     meter: SpeedMeter | None = None  # the run's live speed
 
 
-def queue_documents(store: Store, paths: list[Path], *, template: str,
-                    rerun: bool) -> list[tuple[Path, int | None]]:
+def queue_documents(store: Store, paths: list[Path], *, template: str, rerun: bool,
+                    matter: str | None = None) -> list[tuple[Path, int | None]]:
     """A database operation: the documents under `paths`, each with its job id (None: the table
-    could not record it; the window runs it all the same)."""
+    could not record it; the window runs it all the same), filed under `matter`."""
     table = JobQueue(store)
     queued: list[tuple[Path, int | None]] = []
     for path in expand_inputs(paths):
         try:
-            queued.append((path, table.enqueue(path, template=template, rerun=rerun).id))
+            queued.append((path, table.enqueue(path, template=template, rerun=rerun,
+                                               matter=matter).id))
         except UserFacingError as exc:  # the table cannot be written: run it anyway
             log.warning("job not recorded in the queue table: %s", exc.message)
             queued.append((path, None))
@@ -112,6 +113,7 @@ class QueueControl(QObject):
                   rerun: bool = False) -> None:
         """Queue the documents under `paths`; `queued` tells their job ids."""
         chosen = template or self.window.template.currentData()
+        matter = self.window.matter.text()
 
         def unrecorded(message: str) -> None:  # no jobs table at all: run them all the same
             log.warning("documents not recorded in the queue table: %s", message)
@@ -120,7 +122,8 @@ class QueueControl(QObject):
                               lambda problem: self._status(f"Cannot queue: {problem}", 8000),
                               what="listing documents")
 
-        self.db.run(lambda store: queue_documents(store, paths, template=chosen, rerun=rerun),
+        self.db.run(lambda store: queue_documents(store, paths, template=chosen, rerun=rerun,
+                                                  matter=matter),
                     lambda queued: self._queued(queued, chosen), unrecorded,
                     what="queueing documents")
 

@@ -3,14 +3,23 @@ one), the source page a citation opens beside it, and copying or exporting what 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject
-from PySide6.QtGui import QGuiApplication, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtCore import QObject, QUrl
+from PySide6.QtGui import (
+    QGuiApplication,
+    QImage,
+    QPageSize,
+    QPdfWriter,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from lexbrief.costs.chart import CostChart, render_png
 from lexbrief.paths import create_private
 from lexbrief.read import load_document
 from lexbrief.read.document import Document
@@ -45,6 +54,40 @@ def stored_footer(stored: StoredSummary) -> str:
         run_stats(stored.coverage, prompt_tokens=stored.prompt_tokens,
                   completion_tokens=stored.completion_tokens, record=None,
                   seconds=stored.wall_seconds))
+
+
+CHART_URL = "lexbrief-cost-chart.png"
+
+
+def pdf_document(summary_html: str, chart: CostChart | None, png: bytes | None) -> QTextDocument:
+    """The PDF's text: the summary as shown, then the cost chart as a picture with the saving,
+    the assumptions and each bar's arithmetic written under it (paper has no hover)."""
+    from lexbrief.ui.export import COST_HEADING, cost_lines
+
+    document = QTextDocument()
+    document.setHtml(summary_html)
+    if chart is None or png is None:
+        return document
+    document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(CHART_URL),
+                         QImage.fromData(png))
+    saving, assumptions, how, *details = (html.escape(line) for line in cost_lines(chart))
+    items = "".join(f"<li>{d[2:]}</li>" for d in details)
+    cursor = QTextCursor(document)
+    cursor.movePosition(QTextCursor.MoveOperation.End)
+    cursor.insertBlock()  # after the summary's last paragraph, not inside it
+    cursor.insertHtml(f"<h2>{html.escape(COST_HEADING)}</h2>"
+                      f"<p><img src='{CHART_URL}' width='600'></p>"
+                      f"<p><b>{saving}</b></p><p>{assumptions}</p><p>{how}</p><ul>{items}</ul>")
+    return document
+
+
+def report_costs(store: Store, stored: StoredSummary,
+                 fmt: str) -> tuple[CostChart | None, bytes | None]:
+    """The summary's cost chart (a database read) and, for a PDF, its picture."""
+    from lexbrief.ui.export import report_chart
+
+    chart = report_chart(store, stored)
+    return chart, (render_png(chart) if chart is not None and fmt == "pdf" else None)
 
 
 def source_path(store: Store, stored: StoredSummary) -> Path | None:
@@ -214,20 +257,41 @@ class Reader(QObject):
         if name:
             self.export_to(stored, fmt, Path(name))
 
-    def export_to(self, stored: StoredSummary, fmt: str, path: Path) -> None:
-        if fmt == "pdf":
-            document = QTextDocument()
-            document.setHtml(self.view.toHtml())
-            create_private(path)
-            writer = QPdfWriter(str(path))
-            writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
-            document.print_(writer)
-            self._status(f"Exported to {path}", 5000)
-            return
-        from lexbrief.ui.export import export
+    def export_to(self, stored: StoredSummary, fmt: str, path: Path,
+                  on_done: Callable[[Path], object] | None = None) -> None:
+        """Write the export in the background: the cost chart is read on the database thread,
+        the file written on a worker (a PDF is laid out by Qt on the GUI thread, as
+        QTextDocument must be). `on_done(path)` once it is written."""
 
-        run_in_background(lambda: export(stored, fmt, path),
-                          lambda _result: self._status(f"Exported to {path}", 5000),
-                          lambda message: QMessageBox.warning(self.window, "Export failed",
-                                                              message),
-                          what="exporting a summary")
+        def written(_result: object = None) -> None:
+            self._status(f"Exported to {path}", 5000)
+            if on_done is not None:
+                on_done(path)
+
+        def failed(message: str) -> None:
+            QMessageBox.warning(self.window, "Export failed", message)
+
+        def with_costs(costs: tuple[CostChart | None, bytes | None]) -> None:
+            chart, png = costs
+            if fmt == "pdf":
+                try:
+                    self._write_pdf(pdf_document(summary_html, chart, png), path)
+                except OSError as exc:
+                    failed(f"cannot write {path}: {exc.strerror or exc}")
+                    return
+                written()
+                return
+            from lexbrief.ui.export import export
+
+            run_in_background(lambda: export(stored, fmt, path, chart), written, failed,
+                              what="exporting a summary")
+
+        summary_html = self.view.toHtml()
+        self.db.run(lambda store: report_costs(store, stored, fmt), with_costs, failed,
+                    what="reading the summary's cost")
+
+    def _write_pdf(self, document: QTextDocument, path: Path) -> None:
+        create_private(path)
+        writer = QPdfWriter(str(path))
+        writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+        document.print_(writer)

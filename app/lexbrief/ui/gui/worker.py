@@ -223,7 +223,7 @@ class SummaryWorker(QObject):
                     return earlier
                 return summarizer.summarize_document(document, template=job.template,
                                                      observer=observer, cancel=job.cancel,
-                                                     job=lease)
+                                                     job=lease, matter=row.matter)
         except LeaseLost as exc:
             raise UserFacingError("another LexBrief process took this document over") from exc
 
