@@ -36,7 +36,7 @@ SCHEMA = {
         "password_required INTEGER NOT NULL DEFAULT 0", "rerun INTEGER NOT NULL DEFAULT 0",
         "reason TEXT", "attempts INTEGER NOT NULL DEFAULT 0", "document_sha256 TEXT",
         "summary_id INTEGER", "owner TEXT", "lease_expires REAL", "created TEXT NOT NULL",
-        "started TEXT", "finished TEXT"],
+        "started TEXT", "finished TEXT", "reader_model TEXT"],
     "model_files": [
         "path TEXT PK 1", "size INTEGER NOT NULL", "mtime_ns INTEGER NOT NULL",
         "sha256 TEXT NOT NULL"],

@@ -213,3 +213,12 @@ def m006_grounded_summaries(db: sqlite_utils.Database) -> None:
     # model's notes that were not shown and why, the overview's sentence checks, and which kind
     # of document was assumed. `citations` holds the shown key points with their quotes.
     db.execute("ALTER TABLE summaries ADD COLUMN grounding TEXT NOT NULL DEFAULT '{}'")
+
+
+@migration
+def m007_job_reader_model(db: sqlite_utils.Database) -> None:
+    # The reading model a job was queued with (`--reader-model`), so that a resumed job reads
+    # with it again: NULL = not recorded (a job of an older LexBrief: the settings' reader, as
+    # then), '' = no reading model, else the GGUF's path.
+    db.execute("ALTER TABLE jobs ADD COLUMN reader_model TEXT")
+
