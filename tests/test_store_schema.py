@@ -22,6 +22,11 @@ from lexbrief.store.migrations import MIGRATIONS
 # are ours.
 SCHEMA = {
     "_migrations": ["name TEXT PK 1", "applied_at TEXT NOT NULL"],
+    "calibrations": [
+        "model_sha256 TEXT NOT NULL PK 1", "machine TEXT NOT NULL PK 2", "created TEXT NOT NULL",
+        "threads INTEGER NOT NULL", "flash_attn INTEGER NOT NULL", "batch_size INTEGER NOT NULL",
+        "parallel INTEGER NOT NULL", "reading_tps REAL NOT NULL", "writing_tps REAL NOT NULL",
+        "details TEXT NOT NULL"],
     "checkpoints": [
         "document_sha256 TEXT NOT NULL PK 1", "model_sha256 TEXT NOT NULL PK 2",
         "parameters TEXT NOT NULL PK 3", "step TEXT NOT NULL PK 4", "notes TEXT NOT NULL",

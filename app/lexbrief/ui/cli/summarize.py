@@ -193,6 +193,9 @@ def run(args: argparse.Namespace) -> int:
         if show_progress:
             print(f"lexbrief: {message}", file=sys.stderr, flush=True)
 
+    from lexbrief.service.calibration import CALIBRATE_HINT
+
+    hinted: set[Any] = set()  # models told to be uncalibrated, once each
     queue.recover()
     ids: list[int] = []
     if args.resume and not files:
@@ -265,6 +268,14 @@ def run(args: argparse.Namespace) -> int:
                         outcome = worker.summarize_document(
                             document, template=job.template, cancel=batch.cancel,
                             observer=observer if show_progress else None, job=lease)
+                        for tuned, name_of in ((worker.tuning, worker.model.name),
+                                               (worker.reader_tuning, worker.reader
+                                                and worker.reader.name)):
+                            if tuned is not None and not tuned.calibrated \
+                                    and name_of not in hinted:
+                                hinted.add(name_of)
+                                note(f"{name_of} is not calibrated on this machine: "
+                                     f"{CALIBRATE_HINT}")
             except LeaseLost:
                 note(f"{name}: another LexBrief process took this document over; left to it")
                 continue

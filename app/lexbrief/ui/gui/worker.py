@@ -145,7 +145,7 @@ class SummaryWorker(QObject):
         return self._table
 
     def _summarizer(self, model: str | None, reader_model: str | None = None) -> Any:
-        from lexbrief.service import Summarizer, llama_engine
+        from lexbrief.service import Summarizer
         from lexbrief.service.server import is_server_spec, server_config
 
         if self._reload.is_set():
@@ -159,7 +159,7 @@ class SummaryWorker(QObject):
             # Settings → Engine "a server": the window's documents go to the server too.
             server = server_config(model) if model is None or is_server_spec(model) else None
             summarizer = Summarizer(store, model=None if server else model, server=server,
-                                    engine_factory=self._engine_factory or llama_engine,
+                                    engine_factory=self._engine_factory,
                                     sampler=self.sampler, reader_model=reader_model)
             self._summarizers[key] = summarizer
             self.model_loaded.emit(summarizer.engine.info)
