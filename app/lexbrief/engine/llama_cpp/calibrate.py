@@ -147,16 +147,23 @@ class Calibrator:
         started = time.perf_counter()
         threads = thread_candidates(cores)
         first = Knobs(threads[0], True, BATCH_SIZES[0], 1)
-        self.measure(first, 64, 4)  # untimed: the first decode maps the weights in
+        self.measure(first, 64, 4)  # the first decode maps the weights in: not counted
+        # What a measurement costs here: a fixed part (a context made and freed: the tiny
+        # one) and a part that grows with the sizes (a quarter-size probe); the sizes shrink
+        # when the whole search would not fit the budget.
         t0 = time.perf_counter()
+        self.measure(first, 64, 4)
+        fixed = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self.measure(first, prompt_tokens // 4, max(4, generate_tokens // 4))
+        growing = max(1e-3, 4 * (time.perf_counter() - t0 - fixed))
+        planned = len(threads) + 1 + len(BATCH_SIZES) - 1 + len(WIDTHS) - 1
+        left = budget_seconds - (time.perf_counter() - started)
+        if planned * (fixed + growing) > left:
+            scale = min(1.0, max(0.1, (left / planned - fixed) / growing))
+            prompt_tokens = max(96, int(prompt_tokens * scale))
+            generate_tokens = max(6, int(generate_tokens * scale))
         baseline = self.measure(first, prompt_tokens, generate_tokens)
-        cost = time.perf_counter() - t0
-        planned = len(threads) + 1 + len(BATCH_SIZES) - 1 + len(WIDTHS) - 1  # after the first
-        if cost * planned > budget_seconds - cost:
-            scale = max(0.2, (budget_seconds - cost) / max(1e-9, cost * planned))
-            prompt_tokens = max(128, int(prompt_tokens * scale))
-            generate_tokens = max(8, int(generate_tokens * scale))
-            baseline = self.measure(first, prompt_tokens, generate_tokens)  # same sizes as all
         log(f"calibration: {first.label()}: {baseline.reading_tps:.0f} tok/s reading, "
             f"{baseline.writing_tps:.1f} tok/s writing")
         done = [baseline]
@@ -179,10 +186,16 @@ class Calibrator:
         best = pick(pair)
         reasons.append(_why("flash attention", best, pair,
                             lambda m: "on" if m.knobs.flash_attn else "off"))
-        sizes = [best] + [run(replace(best.knobs, batch_size=b)) for b in BATCH_SIZES[1:]]
+        # The batch size changes only prompt reading (a generated token is one per sequence), and
+        # the width only writing (the prompt is read on one sequence): each is scored on the
+        # rate it changes, with the other taken from the best so far, so that the noise of
+        # the rate it does not change (a shared 2-core machine) does not decide.
+        sizes = [best] + [self._with(run(replace(best.knobs, batch_size=b)),
+                                     writing=best.writing_tps) for b in BATCH_SIZES[1:]]
         best = pick(sizes)
         reasons.append(_why("batch", best, sizes, lambda m: m.knobs.batch_size))
-        widths = [best] + [run(replace(best.knobs, width=w)) for w in WIDTHS[1:]]
+        widths = [best] + [self._with(run(replace(best.knobs, width=w)),
+                                      reading=best.reading_tps) for w in WIDTHS[1:]]
         wide = pick(widths)
         if wide.knobs.width > 1 and wide.workload_seconds <= best.workload_seconds * (
                 1 - WIDTH_MARGIN):
@@ -193,6 +206,12 @@ class Calibrator:
         return Calibration(best=best, baseline=baseline, measurements=done,
                            seconds=time.perf_counter() - started, prompt_tokens=prompt_tokens,
                            generate_tokens=generate_tokens, reasons=reasons)
+
+    def _with(self, m: Measurement, *, reading: float | None = None,
+              writing: float | None = None) -> Measurement:
+        reading = m.reading_tps if reading is None else reading
+        writing = m.writing_tps if writing is None else writing
+        return Measurement(m.knobs, reading, writing, self.score(reading, writing))
 
     def grid(self, *, prompt_tokens: int = 1024, generate_tokens: int = 32,
              cores: int | None = None, repeats: int = 1,
