@@ -257,7 +257,7 @@ def test_queue_schema_is_pinned() -> None:
         ("rerun", "INTEGER", 1), ("reason", "TEXT", 0), ("attempts", "INTEGER", 1),
         ("document_sha256", "TEXT", 0), ("summary_id", "INTEGER", 0), ("owner", "TEXT", 0),
         ("lease_expires", "REAL", 0), ("created", "TEXT", 1), ("started", "TEXT", 0),
-        ("finished", "TEXT", 0), ("matter", "TEXT", 0)]
+        ("finished", "TEXT", 0), ("reader_model", "TEXT", 0), ("matter", "TEXT", 0)]
     assert columns("checkpoints") == [
         ("document_sha256", "TEXT", 1), ("model_sha256", "TEXT", 1), ("parameters", "TEXT", 1),
         ("step", "TEXT", 1), ("notes", "TEXT", 1), ("seconds", "REAL", 1),

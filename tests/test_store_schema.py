@@ -22,6 +22,11 @@ from lexbrief.store.migrations import MIGRATIONS
 # are ours.
 SCHEMA = {
     "_migrations": ["name TEXT PK 1", "applied_at TEXT NOT NULL"],
+    "calibrations": [
+        "model_sha256 TEXT NOT NULL PK 1", "machine TEXT NOT NULL PK 2", "created TEXT NOT NULL",
+        "threads INTEGER NOT NULL", "flash_attn INTEGER NOT NULL", "batch_size INTEGER NOT NULL",
+        "parallel INTEGER NOT NULL", "reading_tps REAL NOT NULL", "writing_tps REAL NOT NULL",
+        "details TEXT NOT NULL"],
     "checkpoints": [
         "document_sha256 TEXT NOT NULL PK 1", "model_sha256 TEXT NOT NULL PK 2",
         "parameters TEXT NOT NULL PK 3", "step TEXT NOT NULL PK 4", "notes TEXT NOT NULL",
@@ -36,7 +41,7 @@ SCHEMA = {
         "password_required INTEGER NOT NULL DEFAULT 0", "rerun INTEGER NOT NULL DEFAULT 0",
         "reason TEXT", "attempts INTEGER NOT NULL DEFAULT 0", "document_sha256 TEXT",
         "summary_id INTEGER", "owner TEXT", "lease_expires REAL", "created TEXT NOT NULL",
-        "started TEXT", "finished TEXT", "matter TEXT"],
+        "started TEXT", "finished TEXT", "reader_model TEXT", "matter TEXT"],
     "model_files": [
         "path TEXT PK 1", "size INTEGER NOT NULL", "mtime_ns INTEGER NOT NULL",
         "sha256 TEXT NOT NULL"],

@@ -34,13 +34,18 @@ class Settings:
     active_model: str = ""  # path of the GGUF to use; empty = the bundled starter
     # A smaller GGUF that reads the document (map step) while active_model writes (issue 17)
     reader_model: str = ""
-    threads: int = 0  # 0 = physical cores
+    # Engine knobs: 0 / "auto" = this machine's calibration of the model (`lexbrief bench
+    # --calibrate`), else the default named; a value set here wins over the calibration.
+    threads: int = 0  # 0 = calibrated, else physical cores
+    flash_attn: str = "auto"  # auto (calibrated, else llama.cpp's choice), on, off
+    batch_size: int = 0  # prompt tokens per decode: 0 = calibrated, else 512
     gpu_layers: int = GPU_LAYERS_AUTO  # or GPU_LAYERS_ALL, 0 = CPU only, N layers
     context_length: int = 0  # 0 = the model's trained context, capped at 8192
     max_chunk_tokens: int = 2048
-    # Excerpts summarized at once as parallel sequences (1 = one by one). See docs/BENCHMARKS.md:
-    # on a 2-core CPU with the starter it is no faster; it pays where a step's weights dominate.
-    parallel_map: int = 4
+    # Excerpts summarized at once as parallel sequences (1 = one by one; 0 = calibrated, else 4).
+    # See docs/BENCHMARKS.md: on a 2-core CPU with the starter it is no faster; it pays where a
+    # step's weights dominate.
+    parallel_map: int = 0
     electricity_price_per_kwh: float = 0.30
     currency: str = "USD"
     cloud_model: str = ""
@@ -64,6 +69,8 @@ def load_settings() -> Settings:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UserFacingError(f"the settings file {path} cannot be read: {exc}") from exc
     values = _typed(raw, Settings(), path, "")
+    if values.get("flash_attn", "auto") not in ("auto", "on", "off"):
+        raise UserFacingError(f"{path}: 'flash_attn' should be \"auto\", \"on\" or \"off\"")
     server = raw.get("server", {})
     if not isinstance(server, dict):
         raise UserFacingError(f"{path}: 'server' should be a table ([server])")

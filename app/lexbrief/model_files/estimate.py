@@ -38,7 +38,9 @@ class TimeEstimate:
     @property
     def detail(self) -> str:
         how = (f"measured in {self.runs} summar{'y' if self.runs == 1 else 'ies'} on this "
-               "computer" if self.measured else "estimated from the model's size and this "
+               "computer" if self.measured and self.runs else "measured by this computer's "
+               "calibration of the model (raw llama.cpp; a first summary replaces it)"
+               if self.measured else "estimated from the model's size and this "
                "computer's cores and memory (it is replaced by a measured figure once the model "
                "has summarized a document here)")
         return (f"A {CONTRACT_PAGES}-page contract: about {CONTRACT_READ_TOKENS:,} tokens read "
@@ -55,15 +57,19 @@ def contract_time(reading_tps: float, writing_tps: float, *, measured: bool = Fa
 
 def measured_rates(db: object, model_file: str) -> tuple[float, float, int] | None:
     """(reading tok/s, writing tok/s, runs) of `model_file` in this computer's cost ledger:
-    total tokens over total seconds of reading and of writing, from each run's record."""
+    total tokens over total seconds of reading and of writing, from each run's record. Runs
+    where a reading model read the document (issue 17) are left out: their rates are mostly
+    the reader's, not this model's."""
     table = db["run_records"]  # type: ignore[index]
     if not table.exists():
         return None
     read_tokens = read_seconds = written_tokens = written_seconds = 0.0
     runs = 0
     for row in db.query(  # type: ignore[attr-defined]
-            "SELECT prompt_tokens, completion_tokens, hardware FROM run_records "
-            "WHERE model_name = ?", [model_file]):
+            "SELECT r.prompt_tokens, r.completion_tokens, r.hardware FROM run_records r "
+            "LEFT JOIN summaries s ON s.id = r.summary_id WHERE r.model_name = ? AND "
+            "(s.parameters IS NULL OR json_extract(s.parameters, '$.reader_model') IS NULL)",
+            [model_file]):
         try:
             record = json.loads(row["hardware"] or "{}")
         except ValueError:

@@ -24,6 +24,9 @@ from lexbrief.read import Limits, load_document
 from lexbrief.read.document import Document
 from lexbrief.read.ocr import OcrOptions, OcrProgress
 from lexbrief.service.accounting import Accountant
+from lexbrief.service.calibration import DEFAULT_PARALLEL, Tuning, model_tuning
+from lexbrief.service.calibration import tuning as tuning_from
+from lexbrief.service.engines import llama_engine
 from lexbrief.service.server import SERVER_SPEC, is_server_spec, server_config, server_spec
 from lexbrief.settings import load_settings
 from lexbrief.store import DocumentRecord, Store, SummaryRecord
@@ -33,40 +36,6 @@ from lexbrief.summarize.templates import Template, detect_kind, load_templates
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[ResolvedModel], Engine]
-
-
-def llama_engine(model: ResolvedModel) -> Engine:
-    from lexbrief.engine.llama_cpp.engine import LlamaCppEngine
-    from lexbrief.errors import ModelError
-    from lexbrief.model_files.fit import decide_offload
-    from lexbrief.settings import GPU_LAYERS_AUTO
-
-    settings = load_settings()
-    context = settings.context_length or None
-    threads = settings.threads or None
-    if settings.gpu_layers != GPU_LAYERS_AUTO:  # set by the user: used as it is
-        return LlamaCppEngine(model.path, context_length=context, threads=threads,
-                              gpu_layers=settings.gpu_layers)
-    # Automatic: the hardware plan (lexbrief.model_files.fit) decides what goes to the GPU.
-    try:
-        decision = decide_offload(model.path, context=context)
-        gpu_layers, reason = decision.gpu_layers, decision.reason
-    except (ModelError, OSError, ValueError) as exc:
-        gpu_layers, reason = 0, f"runs on the CPU because the offload plan failed ({exc})"
-    log.info("offload plan for %s: %d GPU layers; %s", model.path.name, gpu_layers, reason)
-    if gpu_layers:
-        try:
-            engine = LlamaCppEngine(model.path, context_length=context, threads=threads,
-                                    gpu_layers=gpu_layers)
-            engine.info.offload_note = reason
-            return engine
-        except ModelError as exc:
-            reason = (f"runs on the CPU because loading with {gpu_layers} GPU layers failed "
-                      f"({exc.message})")
-            log.warning("%s: %s", model.path.name, reason)
-    engine = LlamaCppEngine(model.path, context_length=context, threads=threads, gpu_layers=0)
-    engine.info.offload_note = reason
-    return engine
 
 
 def server_record(engine: Engine) -> dict[str, str]:
@@ -202,14 +171,16 @@ def ocr_options(mode: str, observer: Observer | None, cancel: CancelToken) -> Oc
 
 class Summarizer:
     def __init__(self, store: Store, *, model: str | None = None,
-                 engine_factory: EngineFactory = llama_engine,
+                 engine_factory: EngineFactory | None = None,
                  pipeline_settings: PipelineSettings | None = None,
                  sampler: Any = None, server: ServerConfig | None = None,
                  reader_model: str | None = None) -> None:
         """`model`: a GGUF path, or a `server:<url>` spec; `server`: summarize on that server
         (a spec without one reads the [server] settings and the key from the environment).
         `reader_model`: a smaller GGUF that reads the document (the map step) while `model`
-        writes the overview (issue 17); default: the settings' reader_model, else none."""
+        writes the overview (issue 17); default: the settings' reader_model, else none ("":
+        none). `engine_factory`: default, llama.cpp in-process with this machine's calibration
+        of each model (service.calibration), which also sets the parallel map's width."""
         self.store = store
         self.sampler = sampler  # a running telemetry Sampler to share (the window's), or None
         if server is None and is_server_spec(model):
@@ -241,21 +212,65 @@ class Summarizer:
         self._reader_engine: Engine | None = None
         self.last_checkpoints: Any = None  # the last run's StoreCheckpoints (counts, overhead)
         self.templates = load_templates()
+        self._width_given = pipeline_settings is not None
         self.pipeline_settings = pipeline_settings or PipelineSettings(
-            max_chunk_tokens=user.max_chunk_tokens, parallel_map=max(1, user.parallel_map))
+            max_chunk_tokens=user.max_chunk_tokens,
+            parallel_map=max(1, user.parallel_map or DEFAULT_PARALLEL))
+        # The engines' knobs, once loaded by the default factory (None: a given factory)
+        self.tuning: Tuning | None = None
+        self.reader_tuning: Tuning | None = None
+
+    def _tuning(self, path: Path) -> Tuning:
+        from lexbrief.errors import StorageError
+
+        settings = load_settings()
+        try:
+            return model_tuning(self.store, path, settings)
+        except (StorageError, OSError) as exc:
+            log.warning("calibration of %s not read (%s): defaults", path.name, exc)
+            return tuning_from(None, settings)
+
+    def _speeds(self, resolved: ResolvedModel | None) -> tuple[float, float] | None:
+        """The model's reading and writing speeds measured here (its summaries, else its
+        calibration: the Models tab's source too), for the time left; None: not measured."""
+        from lexbrief.errors import StorageError
+        from lexbrief.service.calibration import measured_speeds
+
+        if resolved is None:
+            return None
+        try:
+            found = measured_speeds(self.store, resolved.path)
+        except StorageError as exc:
+            log.warning("speeds of %s not read (%s)", resolved.path.name, exc.message)
+            return None
+        return (found[0], found[1]) if found else None
+
+    def _load(self, resolved: ResolvedModel, reader: bool = False) -> Engine:
+        if self._engine_factory is not None:
+            return self._engine_factory(resolved)
+        chosen = self._tuning(resolved.path)
+        if reader:
+            self.reader_tuning = chosen
+        else:
+            self.tuning = chosen
+        # The map step runs on the reader when there is one: its width is the reader's.
+        if not self._width_given and (reader or self._reader_resolved is None):
+            self.pipeline_settings = dataclasses.replace(
+                self.pipeline_settings, parallel_map=chosen.parallel_map)
+        return llama_engine(resolved, chosen)
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
             assert self._resolved is not None  # a server engine is made in __init__
-            self._engine = self._engine_factory(self._resolved)
+            self._engine = self._load(self._resolved)
         return self._engine
 
     @property
     def reader_engine(self) -> Engine | None:
         """The reading model's engine, loaded once beside the writer's; None: one model."""
         if self._reader_resolved is not None and self._reader_engine is None:
-            self._reader_engine = self._engine_factory(self._reader_resolved)
+            self._reader_engine = self._load(self._reader_resolved, reader=True)
         return self._reader_engine
 
     def _reader_record(self) -> dict[str, Any]:
@@ -315,8 +330,11 @@ class Summarizer:
         checkpoints = self.store.checkpoints(document.sha256, self.model_sha256)
         with (monitor := accountant.monitor()):
             reader = self.reader_engine
-            summary = Pipeline(monitor.wrap(engine), self.pipeline_settings,
-                               reader=monitor.wrap(reader) if reader else None).run(
+            summary = Pipeline(
+                monitor.wrap(engine), self.pipeline_settings,
+                reader=monitor.wrap(reader) if reader else None,
+                speeds=self._speeds(self._resolved),
+                reader_speeds=self._speeds(self._reader_resolved)).run(
                 document, chosen, observer=observer, cancel=cancel, kind_note=kind_note,
                 checkpoints=checkpoints)
         cancel.check()
@@ -329,7 +347,8 @@ class Summarizer:
         parameters = {**self.pipeline_settings.as_dict(),
                       "context_length": engine.info.context_length,
                       "threads": engine.info.threads, "gpu_layers": engine.info.gpu_layers,
-                      **server_record(engine), **self._reader_record()}
+                      **server_record(engine), **self._reader_record(),
+                      **({"engine_tuning": self.tuning.describe()} if self.tuning else {})}
         summary_id = self.store.save_summary(
             document=document_record(document),
             summary=summary_record(summary, model_name=self.model.name,

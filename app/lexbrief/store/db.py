@@ -248,6 +248,18 @@ class Store:
         with storage_errors(self.path):
             return run_cost(self.db, summary_id)
 
+    def known_model_sha256(self, path: Path) -> str | None:
+        """The file's sha256 if it was hashed here before (unchanged since), without hashing."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        with storage_errors(self.path):
+            row = self.db.execute(
+                "SELECT sha256 FROM model_files WHERE path = ? AND size = ? AND mtime_ns = ?",
+                [str(path.resolve()), stat.st_size, stat.st_mtime_ns]).fetchone()
+        return str(row[0]) if row else None
+
     def model_sha256(self, path: Path) -> str:
         stat = path.stat()
         key = str(path.resolve())

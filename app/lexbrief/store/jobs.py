@@ -53,6 +53,9 @@ class Job:
     created: str
     started: str | None
     finished: str | None
+    # The reading model (--reader-model) it was queued with: None = not recorded (the
+    # settings' reader_model when it runs), "" = none, else the GGUF's path.
+    reader_model: str | None = None
     matter: str | None = None  # the client matter its summary is filed under (m008)
 
     def as_dict(self) -> dict[str, Any]:
@@ -114,7 +117,8 @@ def _job(row: sqlite3.Row | tuple[Any, ...], columns: list[str]) -> Job:
         reason=data["reason"], attempts=data["attempts"],
         document_sha256=data["document_sha256"], summary_id=data["summary_id"],
         owner=data["owner"], lease_expires=data["lease_expires"], created=data["created"],
-        started=data["started"], finished=data["finished"], matter=data.get("matter"))
+        started=data["started"], finished=data["finished"],
+        reader_model=data.get("reader_model"), matter=data.get("matter"))
 
 
 class JobQueue:
@@ -172,16 +176,18 @@ class JobQueue:
     # -- writing ------------------------------------------------------------------------------
     def enqueue(self, path: Path, *, template: str = "auto", model: str | None = None,
                 password_required: bool = False, rerun: bool = False,
-                matter: str | None = None) -> Job:
+                reader_model: str | None = None, matter: str | None = None) -> Job:
         """A job for `path`, or the unfinished one already queued for it with the same options
-        (two windows dropping the same folder queue it once)."""
+        (two windows dropping the same folder queue it once). `reader_model`: the reading
+        model's path, "" for none, None to leave it to the settings when the job runs."""
         resolved = str(Path(path).resolve())
         matter = clean_matter(matter)
         with self._write() as conn:
             same = conn.execute(
                 "SELECT id FROM jobs WHERE path = ? AND template = ? AND model IS ? AND "
-                "matter IS ? AND state IN ('queued', 'running') ORDER BY id LIMIT 1",
-                [resolved, template, model, matter]).fetchone()
+                "reader_model IS ? AND matter IS ? AND state IN ('queued', 'running') "
+                "ORDER BY id LIMIT 1",
+                [resolved, template, model, reader_model, matter]).fetchone()
             if same:
                 job_id = int(same[0])
                 if rerun:
@@ -189,9 +195,10 @@ class JobQueue:
             else:
                 job_id = int(conn.execute(
                     "INSERT INTO jobs (path, name, state, template, model, password_required, "
-                    "rerun, created, matter) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                    "rerun, created, reader_model, matter) "
+                    "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                     [resolved, Path(path).name, template, model, int(password_required),
-                     int(rerun), _now(), matter]).lastrowid or 0)
+                     int(rerun), _now(), reader_model, matter]).lastrowid or 0)
         return self.get(job_id)
 
     def recover(self) -> list[int]:

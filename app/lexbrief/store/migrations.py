@@ -216,6 +216,14 @@ def m006_grounded_summaries(db: sqlite_utils.Database) -> None:
 
 
 @migration
+def m007_job_reader_model(db: sqlite_utils.Database) -> None:
+    # The reading model a job was queued with (`--reader-model`), so that a resumed job reads
+    # with it again: NULL = not recorded (a job of an older LexBrief: the settings' reader, as
+    # then), '' = no reading model, else the GGUF's path.
+    db.execute("ALTER TABLE jobs ADD COLUMN reader_model TEXT")
+
+
+@migration
 def m008_matters(db: sqlite_utils.Database) -> None:
     # The client matter a document was summarized for (a free name, NULL: none), so costs can
     # be totalled per matter: on the queue job (it carries the name to the run), the summary
@@ -224,3 +232,25 @@ def m008_matters(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE summaries ADD COLUMN matter TEXT")
     db.execute("ALTER TABLE run_records ADD COLUMN matter TEXT")
     db.execute("CREATE INDEX run_records_matter ON run_records(matter)")
+
+
+@migration
+def m009_engine_calibrations(db: sqlite_utils.Database) -> None:
+    # What `lexbrief bench --calibrate` measured fastest for a model on this machine (issue 17):
+    # keyed by the model file's sha256 (as model_files knows it) and the machine (CPU, cores,
+    # memory, llama.cpp build), so a data folder copied to another computer does not apply it.
+    # `details` holds every measurement and the reason for each choice.
+    db.execute("""
+        CREATE TABLE calibrations (
+            model_sha256 TEXT NOT NULL,
+            machine TEXT NOT NULL,
+            created TEXT NOT NULL,
+            threads INTEGER NOT NULL,
+            flash_attn INTEGER NOT NULL,
+            batch_size INTEGER NOT NULL,
+            parallel INTEGER NOT NULL,
+            reading_tps REAL NOT NULL,
+            writing_tps REAL NOT NULL,
+            details TEXT NOT NULL,
+            PRIMARY KEY (model_sha256, machine)
+        ) WITHOUT ROWID""")

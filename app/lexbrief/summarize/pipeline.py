@@ -55,6 +55,11 @@ _BULLET = re.compile(r"^\s*(?:[-*•‣▪]|\d{1,2}[.)])\s+(.*\S)\s*$")
 _OVERVIEW_LABEL = re.compile(r"^\s*\**\s*(overview|summary)\s*\**\s*:?\s*\**", re.IGNORECASE)
 MIN_POINTS_PER_CHUNK = 2  # fewer verified notes than this: add central sentences
 MIN_POINTS_SINGLE = 3  # the same for a document read in one chunk
+# For the time left (issue 18): a chunk's notes run about 200 tokens (model_files.estimate's
+# 50-page contract), the overview's prompt ~900 (ten points with their pages, instructions).
+NOTES_TOKENS_GUESS = 200
+OVERVIEW_PROMPT_GUESS = 900
+Speeds = tuple[float, float]  # reading, writing tokens/s measured on this machine
 
 
 @dataclass(frozen=True)
@@ -183,9 +188,15 @@ class Pipeline:
     whose quote is not on the page is dropped, whoever wrote it (issue 17)."""
 
     def __init__(self, engine: Engine, settings: PipelineSettings | None = None, *,
-                 reader: Engine | None = None) -> None:
+                 reader: Engine | None = None, speeds: Speeds | None = None,
+                 reader_speeds: Speeds | None = None) -> None:
+        """`speeds`, `reader_speeds`: (reading, writing) tokens/s measured for the writer and
+        the reader on this machine (issue 18): the time left is then predicted from the work
+        left from the first step on, instead of extrapolated from the steps done."""
         self.engine = engine
         self.reader = reader or engine
+        self.speeds = speeds
+        self.reader_speeds = reader_speeds if reader is not None else speeds
         self.settings = settings or PipelineSettings()
         self._checkpoints: Checkpoints = NoCheckpoints()
         self._scope = ""
@@ -246,8 +257,10 @@ class Pipeline:
         kept = {c.index: n for c in chunks
                 if (n := self._checkpoints.load(self._scope, _step_key("map", c.text, c.index)))
                 is not None}
-        if self.reader.abilities.batched_chat and self.settings.parallel_map > 1 \
-                and len(chunks) > 1:
+        parallel = (self.reader.abilities.batched_chat and self.settings.parallel_map > 1
+                    and len(chunks) > 1)
+        tracker.expected = self._expected_seconds(template, chunks, kept, parallel)
+        if parallel:
             for reused in sorted(kept):
                 tracker.emit("map", f"chunk {reused + 1} of {len(chunks)}: notes kept from an "
                                     "interrupted run")
@@ -298,6 +311,29 @@ class Pipeline:
             wall_seconds=time.perf_counter() - started, draft=draft,
             notes=[NOTES_PREFILL + reply for reply in replies], kind_note=kind_note,
         )
+
+    def _expected_seconds(self, template: Template, chunks: list[Chunk], kept: dict[int, str],
+                          parallel: bool) -> list[float] | None:
+        """Each step's seconds at the measured speeds, in the order the steps are told (kept
+        chunks first on the parallel path), the overview last; None without speeds."""
+        if self.reader_speeds is None or self.speeds is None:
+            return None
+        read, write = self.reader_speeds
+        overhead = self.reader.count_chat_tokens(self._messages(
+            template, self._map_prompt(template, "pages 1–2", ""), NOTES_PREFILL))
+        notes = min(self.settings.map_tokens, NOTES_TOKENS_GUESS)
+
+        def seconds(chunk: Chunk) -> float:
+            if chunk.index in kept:
+                return 0.0
+            return (chunk.tokens + overhead) / max(read, 1e-9) + notes / max(write, 1e-9)
+
+        order = ([c for c in chunks if c.index in kept] + [c for c in chunks if c.index not in kept]
+                 if parallel else chunks)
+        final_read, final_write = self.speeds
+        overview = (OVERVIEW_PROMPT_GUESS / max(final_read, 1e-9)
+                    + self.settings.final_tokens / max(final_write, 1e-9))
+        return [seconds(c) for c in order] + [overview]
 
     def _ground(self, document: Document, source: SourceText, chunk: Chunk, reply: str,
                 chunks: int) -> ChunkNotes:
@@ -455,17 +491,36 @@ class _Tracker:
         self.total = 1
         self.tokens = 0
         self.seconds = 0.0
+        # each step's seconds at the measured speeds (Pipeline._expected_seconds), or None
+        self.expected: list[float] | None = None
+        self._first_step_at: float | None = None
+
+    def eta(self, done: int, now: float) -> float | None:
+        """Seconds left. With measured speeds: the work left at those speeds, scaled by how
+        the steps done so far compared with their prediction (a busy machine, a slower
+        document); without: the time per step so far times the steps left."""
+        if self.expected is not None and len(self.expected) == self.total:
+            left = sum(self.expected[done:])
+            predicted_done = sum(self.expected[:done])
+            if done > 0 and predicted_done > 0 and self._first_step_at is not None:
+                ratio = (now - self._first_step_at) / predicted_done
+                left *= min(4.0, max(0.25, ratio))
+            return left
+        elapsed = now - self.started
+        return elapsed / done * (self.total - done) if done > 0 else None
 
     def observe(self, usage: Usage) -> None:
         self.tokens += usage.completion_tokens
         self.seconds += usage.generation_seconds
 
     def emit(self, stage: str, message: str) -> None:
+        now = time.perf_counter()
         if stage in ("map", "condense", "final"):
             self.step += 1
-        elapsed = time.perf_counter() - self.started
+            if self._first_step_at is None:
+                self._first_step_at = now
         done = self.step - 1 if stage != "done" else self.step
-        eta = elapsed / done * (self.total - done) if done > 0 else None
+        eta = self.eta(done, now) if stage != "chunking" else None
         self.observer.progress(Progress(
             stage=stage, step=self.step, total=max(self.total, self.step), message=message,
             tokens_per_second=self.tokens / self.seconds if self.seconds else 0.0,

@@ -78,6 +78,6 @@ def lane_in_thread(lane: Any, first: Any, server: Any) -> None:
     store = Store()
     try:
         summarizer = Summarizer(store, server=server, reader_model="")
-        lane(store, JobQueue(store), {first.model.spec: summarizer}, server)
+        lane(store, JobQueue(store), {(first.model.spec, ""): summarizer}, server)
     finally:
         store.close()

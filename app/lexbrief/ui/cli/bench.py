@@ -33,7 +33,49 @@ def register(subparsers: Any) -> None:
                         "decode loop and the parallel map against the high-level loop and a "
                         "single raw llama.cpp stream (with --quick: small budgets, a smoke "
                         "check)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="measure which threads, flash attention, batch size and parallel "
+                        "width are fastest for this model on this machine (about 20 s) and "
+                        "keep them; summaries then use them unless settings.toml sets a value")
     p.set_defaults(func=run)
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from lexbrief.model_files.resolve import resolve_model
+    from lexbrief.service.calibration import machine_key, model_tuning
+    from lexbrief.store import Store
+    from lexbrief.tools.bench.runner import load_average
+
+    model = resolve_model(args.model)
+    store = Store()
+    try:
+        from lexbrief.service.calibration import calibrate_model
+
+        print(f"bench: calibrating {model.path.name} on {machine_key()} (load "
+              f"{load_average()})...", file=sys.stderr, flush=True)
+        record = calibrate_model(store, model.path, log_line=lambda m: print(
+            f"bench: {m}", file=sys.stderr, flush=True))
+        chosen = model_tuning(store, model.path)
+    finally:
+        store.close()
+    seconds = record.details.get("seconds", 0.0)
+    baseline = record.details.get("baseline", {})
+    best = record.details.get("best", {})
+    print(f"Calibrated {model.path.name} in {seconds:.1f} s: {record.threads} threads, flash "
+          f"attention {'on' if record.flash_attn else 'off'}, batch {record.batch_size}, "
+          f"{record.parallel} excerpt(s) at once.")
+    print(f"  reading {record.reading_tps:,.0f} tok/s, writing {record.writing_tps:,.1f} tok/s "
+          "(raw llama.cpp at a 1k-token context)")
+    if baseline and best:
+        print(f"  a 50-page contract's model work: {best['workload_seconds']:.0f} s, vs "
+              f"{baseline['workload_seconds']:.0f} s with the defaults")
+    for reason in record.details.get("reasons", []):
+        print(f"  {reason}")
+    print(f"Summaries now use: {chosen.describe()}")
+    _write(args.json, {"schema": "lexbrief-calibration/1", "model": model.path.name,
+                       "machine": record.machine, "load_average": load_average(),
+                       **record.details})
+    return 0
 
 
 def run_fast_engine(args: argparse.Namespace) -> int:
@@ -78,6 +120,8 @@ def _write(path: Path | None, result: dict[str, Any], plot: Any = None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.calibrate:
+        return run_calibrate(args)
     if args.fast_engine:
         return run_fast_engine(args)
     from lexbrief.model_files.resolve import resolve_model
@@ -87,14 +131,24 @@ def run(args: argparse.Namespace) -> int:
 
     if args.plot:
         check_plotting()  # fail before minutes of benchmarking, not after
+    from dataclasses import replace
+
+    from lexbrief.service.engines import stored_tuning
+
     model = resolve_model(args.model)
     options = (BenchOptions.quick_options(args.corpus) if args.quick
                else BenchOptions(corpus=args.corpus))
+    # the app as it runs here: this machine's calibration (or the defaults), its width too
+    tuned = stored_tuning(model.path)
+    options = replace(options, pipeline=replace(options.pipeline,
+                                                parallel_map=tuned.parallel_map))
 
     def log(message: str) -> None:
         print(f"bench: {message}", file=sys.stderr, flush=True)
 
-    result = run_bench(model.path, lambda: llama_engine(model), options, log)
+    log(f"engine settings: {tuned.describe()}")
+    result = run_bench(model.path, lambda: llama_engine(model, tuned), options, log)
+    result["engine_tuning"] = tuned.describe()
     sys.stdout.write(table(result))
     _write(args.json, result, (lambda: plot(result, args.plot)) if args.plot else None)
     return 0

@@ -183,7 +183,9 @@ def run(args: argparse.Namespace) -> int:
     summarizer = Summarizer(store, model=args.model, server=server,
                             reader_model=args.reader_model)
     model = summarizer.model.spec
-    summarizers: dict[str | None, Summarizer] = {model: summarizer}
+    # the reading model is recorded with each job ("" = none), so that --resume reads with it
+    reader = summarizer.reader.spec if summarizer.reader else ""
+    summarizers: dict[tuple[str | None, str | None], Summarizer] = {(model, reader): summarizer}
     limits = Limits(max_pages=args.max_pages)
     out_dir = args.out if args.out and (args.out.is_dir() or len(files) > 1) else None
     if out_dir:
@@ -194,6 +196,9 @@ def run(args: argparse.Namespace) -> int:
         if show_progress:
             print(f"lexbrief: {message}", file=sys.stderr, flush=True)
 
+    from lexbrief.service.calibration import CALIBRATE_HINT
+
+    hinted: set[Any] = set()  # models told to be uncalibrated, once each
     queue.recover()
     ids: list[int] = []
     if args.resume and not files:
@@ -210,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             ids.append(queue.enqueue(path, template=args.template, model=model,
                                      password_required=bool(args.password),
-                                     rerun=args.again, matter=args.matter).id)
+                                     rerun=args.again, reader_model=reader,
+                                     matter=args.matter).id)
     if args.resume and not ids:
         note("nothing left to do in the queue.")
         return ExitCode.OK
@@ -226,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
                    stream_draft=show_progress and sys.stderr.isatty() and not args.json
                    and lanes == 1)
 
-    def lane(store: Store, queue: JobQueue, summarizers: dict[str | None, Summarizer],
+    def lane(store: Store, queue: JobQueue,
+             summarizers: dict[tuple[str | None, str | None], Summarizer],
              server: Any) -> None:
         while not batch.cancel.cancelled:
             job, index = batch.claim(queue)
@@ -240,12 +247,13 @@ def run(args: argparse.Namespace) -> int:
                 note(f"{name} needs its password: run again with --password")
                 batch.worse(ExitCode.BAD_INPUT)
                 continue
-            if job.model not in summarizers:
-                summarizers[job.model] = Summarizer(
-                    store, model=job.model,
+            key = (job.model, job.reader_model)
+            if key not in summarizers:  # a job queued earlier, with its own models
+                summarizers[key] = Summarizer(
+                    store, model=job.model, reader_model=job.reader_model,
                     server=server if server is not None and job.model == server_spec(
                         server.url) else None)
-            worker = summarizers[job.model]
+            worker = summarizers[key]
             started = time.perf_counter()
             lease = (job.id, queue.owner)
             try:
@@ -265,6 +273,14 @@ def run(args: argparse.Namespace) -> int:
                             document, template=job.template, cancel=batch.cancel,
                             observer=observer if show_progress else None, job=lease,
                             matter=job.matter)
+                        for tuned, name_of in ((worker.tuning, worker.model.name),
+                                               (worker.reader_tuning, worker.reader
+                                                and worker.reader.name)):
+                            if tuned is not None and not tuned.calibrated \
+                                    and name_of not in hinted:
+                                hinted.add(name_of)
+                                note(f"{name_of} is not calibrated on this machine: "
+                                     f"{CALIBRATE_HINT}")
             except LeaseLost:
                 note(f"{name}: another LexBrief process took this document over; left to it")
                 continue

@@ -61,12 +61,13 @@ Rates = tuple[float, float, int]  # reading tok/s, writing tok/s, runs (measured
 
 
 def measured_here(store: Store) -> dict[str, Rates | None]:
-    """A database operation: each installed model file's speeds from this computer's ledger."""
-    from lexbrief.model_files.estimate import measured_rates
+    """A database operation: each installed model file's speeds measured on this computer
+    (its summaries, else its calibration: service.calibration.measured_speeds, which the
+    progress ETA uses too)."""
     from lexbrief.model_files.rating import installed_catalog_ids
+    from lexbrief.service.calibration import measured_speeds
 
-    return {path.name: measured_rates(store.db, path.name)
-            for path in installed_catalog_ids().values()}
+    return {path.name: measured_speeds(store, path) for path in installed_catalog_ids().values()}
 
 
 def load_rows(measured: Mapping[str, Rates | None] | None = None
@@ -207,6 +208,10 @@ class ModelsView(QWidget):
         self.loaded.setText(f"Loaded: {info.name} on {where}, {info.threads} threads, "
                             f"context {info.context_length} tokens, in {info.load_seconds:.2f} s"
                             + (f" — {why}" if why else ""))
+        tuning = info.extra.get("tuning")  # what the calibration chose, and why (issue 17)
+        if tuning:
+            self.loaded.setText(f"{self.loaded.text()}\nEngine settings: {tuning}")
+            self.loaded.setToolTip(info.extra.get("tuning_reasons", ""))
 
     def _selected(self) -> CatalogRow | None:
         item = self.list.currentItem()

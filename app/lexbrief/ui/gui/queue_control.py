@@ -100,10 +100,11 @@ class QueueControl(QObject):
         self.window.statusBar().showMessage(text, ms)
 
     def _hand_over(self, job_id: int, path: Path, template: str = "auto",
-                   model: str | None = None) -> None:
+                   model: str | None = None, reader_model: str | None = None) -> None:
         if job_id not in self._with_worker:  # a document dropped twice runs once
             self._with_worker.add(job_id)
-            self.worker.submit(job_id, path, template=template, model=model)
+            self.worker.submit(job_id, path, template=template, model=model,
+                               reader_model=reader_model)
 
     def _ended(self, job_id: int) -> None:
         self._with_worker.discard(job_id)
@@ -160,7 +161,7 @@ class QueueControl(QObject):
             if job.state == "queued" and job.password_required:
                 self.view.set_state(job.id, "waiting: needs its password (drop it again)")
             elif job.state == "queued":
-                self._hand_over(job.id, job.path, job.template, job.model)
+                self._hand_over(job.id, job.path, job.template, job.model, job.reader_model)
             elif job.state == "running":
                 self.view.set_state(job.id, f"running in another LexBrief (pid "
                                             f"{owner_pid(job.owner)})")

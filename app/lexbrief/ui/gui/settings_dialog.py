@@ -73,7 +73,7 @@ class SettingsDialog(QDialog):
 
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
-        self.threads.setSpecialValueText("automatic (physical cores)")
+        self.threads.setSpecialValueText("automatic (calibrated, else physical cores)")
         self.threads.setValue(s.threads)
         form.addRow("CPU threads", self.threads)
 
@@ -102,11 +102,13 @@ class SettingsDialog(QDialog):
         form.addRow("Largest excerpt per step", self.chunk)
 
         self.parallel = QSpinBox()
-        self.parallel.setRange(1, 16)
-        self.parallel.setValue(max(1, s.parallel_map))
+        self.parallel.setRange(0, 16)
+        self.parallel.setSpecialValueText("automatic (calibrated, else 4)")
+        self.parallel.setValue(max(0, s.parallel_map))
         self.parallel.setToolTip("Excerpts read at once as parallel sequences; 1 reads them one "
                                  "by one. More uses more memory; it is faster with larger models "
-                                 "or a GPU.")
+                                 "or a GPU. Automatic: what `lexbrief bench --calibrate` measured "
+                                 "fastest on this machine.")
         form.addRow("Excerpts at once", self.parallel)
 
         # OCR runs on this computer whichever engine writes the summary, so it stays enabled.

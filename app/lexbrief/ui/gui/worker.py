@@ -37,6 +37,8 @@ class Job:
     password: str | None = None
     model: str | None = None  # None: the active or starter model
     rerun: bool = False  # run even if the history has this document (same model, template)
+    # the reading model recorded with the job (a CLI --reader-model): None = the settings'
+    reader_model: str | None = None
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
@@ -74,7 +76,7 @@ class SummaryWorker(QObject):
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
         self._engine_factory = engine_factory
-        self._summarizers: dict[str | None, Any] = {}
+        self._summarizers: dict[tuple[str | None, str | None], Any] = {}
         self._reload = threading.Event()
         self.sampler: Any = None  # the window's telemetry sampler, shared with each run
         self._stopping = False
@@ -84,10 +86,11 @@ class SummaryWorker(QObject):
     # -- called from the GUI thread -----------------------------------------------------------
     def submit(self, job_id: int, path: Path, *, template: str = "auto",
                password: str | None = None, model: str | None = None,
-               rerun: bool = False) -> Job:
+               rerun: bool = False, reader_model: str | None = None) -> Job:
         """Run job `job_id` (a row of the jobs table, lexbrief.store.jobs, that the window and
         the CLI share; negative: a job the table could not record, run all the same)."""
-        job = Job(job_id, Path(path), template, password, model, rerun=rerun)
+        job = Job(job_id, Path(path), template, password, model, rerun=rerun,
+                  reader_model=reader_model)
         with self._lock:
             self._jobs[job.id] = job
         self._queue.put(job)
@@ -141,25 +144,26 @@ class SummaryWorker(QObject):
             self._table = JobQueue(self._store)
         return self._table
 
-    def _summarizer(self, model: str | None) -> Any:
-        from lexbrief.service import Summarizer, llama_engine
+    def _summarizer(self, model: str | None, reader_model: str | None = None) -> Any:
+        from lexbrief.service import Summarizer
         from lexbrief.service.server import is_server_spec, server_config
 
         if self._reload.is_set():
             self._reload.clear()
             self._close()
-        if model not in self._summarizers:
+        key = (model, reader_model)
+        if key not in self._summarizers:
             # One engine at a time: a laptop cannot hold several models.
             self._close()
             store = self._jobs_table().store
             # Settings → Engine "a server": the window's documents go to the server too.
             server = server_config(model) if model is None or is_server_spec(model) else None
             summarizer = Summarizer(store, model=None if server else model, server=server,
-                                    engine_factory=self._engine_factory or llama_engine,
-                                    sampler=self.sampler)
-            self._summarizers[model] = summarizer
+                                    engine_factory=self._engine_factory,
+                                    sampler=self.sampler, reader_model=reader_model)
+            self._summarizers[key] = summarizer
             self.model_loaded.emit(summarizer.engine.info)
-        return self._summarizers[model]
+        return self._summarizers[key]
 
     def _run_job(self, job: Job) -> None:
         if job.cancel.cancelled:
@@ -170,7 +174,7 @@ class SummaryWorker(QObject):
         self.started.emit(job.id)
         table = None
         try:
-            summarizer = self._summarizer(job.model)
+            summarizer = self._summarizer(job.model, job.reader_model)
             if job.id > 0:
                 table = self._jobs_table()
                 if table.claim([job.id]) is None:
