@@ -317,20 +317,20 @@ def link_identical_programs(bundle: Path) -> None:
 
 
 def strip_libraries(bundle: Path) -> int:
-    """`strip --strip-unneeded` the shared libraries that still carry their symbol tables
-    (Linux): libpython from pyenv (23 MB, 17 of them symbols), pyclipper, PyYAML, Pillow, the
-    OpenBLAS of numpy... The dynamic symbols stay, so nothing that loads them changes. The two
-    programs are left alone: PyInstaller appends the Python archive to them. Returns the bytes
-    saved."""
+    """`strip --strip-unneeded` Python's own libraries when they still carry their symbol
+    tables (Linux; a pyenv or self-built Python: libpython is 23 MB, 17 of them symbols). Only
+    those: the libraries of PyPI wheels went through auditwheel's patchelf, and strip breaks
+    them (numpy's OpenBLAS then fails to load: "ELF load command address/offset not
+    page-aligned"). The dynamic symbols stay. Returns the bytes saved."""
     if not sys.platform.startswith("linux") or not shutil.which("strip"):
         return 0
+    internal = bundle / "_internal"
+    candidates = [*internal.glob("libpython3*.so*"),
+                  *internal.glob("python3*/lib-dynload/*.so")]
     saved = 0
-    for path in sorted((bundle / "_internal").rglob("*")):
-        if path.is_symlink() or not path.is_file() or ".so" not in path.name:
+    for path in candidates:
+        if path.is_symlink() or not path.is_file():
             continue
-        with path.open("rb") as f:
-            if f.read(4) != b"\x7fELF":
-                continue
         sections = subprocess.run(["readelf", "-S", "-W", str(path)], capture_output=True,
                                   text=True, check=False).stdout
         if " .symtab " not in sections:
@@ -338,7 +338,7 @@ def strip_libraries(bundle: Path) -> int:
         before = path.stat().st_size
         subprocess.run(["strip", "--strip-unneeded", str(path)], check=True)
         saved += before - path.stat().st_size
-    log(f"stripped the bundled libraries: {saved / 1e6:.1f} MB less")
+    log(f"stripped Python's libraries: {saved / 1e6:.1f} MB less")
     return saved
 
 
