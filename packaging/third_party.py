@@ -130,6 +130,8 @@ def bundled_distributions(modules: dict[str, list[str]]) -> dict[str, md.Distrib
     # Binaries and data live under their package's folder (PySide6/Qt/lib/..., numpy.libs/...).
     for name in modules.get("binaries", []) + modules.get("datas", []):
         head = name.replace("\\", "/").split("/")[0]
+        if head == name and (".cpython-" in head or head.endswith((".abi3.so", ".pyd"))):
+            head = head.split(".")[0]  # a top-level extension module (the lean OpenCV's cv2)
         tops.add(head.removesuffix(".libs"))
     found: dict[str, md.Distribution] = {}
     for top in sorted(tops):
@@ -154,8 +156,9 @@ def copy_licence_files(dist: md.Distribution, target: Path) -> list[str]:
 def system_libraries(bundle_internal: Path) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for path in sorted(bundle_internal.glob("*.so*")):
-        if path.name.startswith("libpython") or path.is_symlink():
-            continue  # symlinks point into Python distributions' own folders
+        if path.name.startswith("libpython") or path.is_symlink() or ".cpython-" in path.name:
+            continue  # symlinks point into Python distributions' own folders; extension
+            # modules belong to their distribution
         licence = next((v for k, v in SYSTEM_LIBS.items() if path.name.startswith(k)),
                        "see the build system's package for this library")
         rows.append((path.name, licence))

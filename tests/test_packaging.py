@@ -471,3 +471,14 @@ def test_the_lean_opencv_wheel_is_a_valid_wheel(tmp_path: Path) -> None:
     for off in ("WITH_FFMPEG=OFF", "WITH_LAPACK=OFF", "WITH_IPP=OFF", "WITH_OPENCL=OFF",
                 "WITH_JPEG=OFF", "WITH_TIFF=OFF", "WITH_AVIF=OFF", "WITH_WEBP=OFF"):
         assert f"-D{off}" in options
+
+
+def test_a_top_level_extension_module_is_its_distributions_not_a_system_library(
+        tmp_path: Path) -> None:
+    """The lean OpenCV is one `cv2.cpython-*.so` at the top of _internal/: THIRD-PARTY.md
+    names its distribution (and licence), not an unknown system library."""
+    name = "cv2.cpython-311-x86_64-linux-gnu.so"
+    dists = third_party.bundled_distributions({"binaries": [name], "modules": []})
+    assert "opencv-python-headless" in dists
+    internal = _internal_with(tmp_path, name, "libssl.so.3")
+    assert [row[0] for row in third_party.system_libraries(internal)] == ["libssl.so.3"]
