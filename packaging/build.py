@@ -190,8 +190,32 @@ def llama_variant() -> str:
     return "dispatch" if x86 and sys.platform in ("linux", "win32") else "portable"
 
 
-def ensure_build_venv(venv: Path, python: str) -> Path:
-    """Create or update the build venv; returns its Python."""
+def default_opencv() -> str:
+    """The lean OpenCV (packaging/opencv_wheel.py) where it is built and tested: Linux."""
+    return "lean" if sys.platform.startswith("linux") else "pypi"
+
+
+def install_opencv(py: Path, pip: list[str | Path], kind: str) -> None:
+    """`lean`: put the lean OpenCV (built once, cached) in place of the PyPI wheel RapidOCR
+    brought; `pypi`: put the PyPI wheel back where a lean one was."""
+    installed = subprocess.run(
+        [str(py), "-c", "import importlib.metadata as m; "
+         "print(m.version('opencv-python-headless'))"],
+        capture_output=True, text=True, check=False).stdout.strip()
+    if kind == "pypi":
+        if "+lexbrief" in installed:
+            run([*pip, "--force-reinstall", "--no-deps", "opencv-python-headless"])
+        return
+    lean = Path(run([py, PACKAGING / "opencv_wheel.py"],
+                    stdout=subprocess.PIPE).stdout.strip().splitlines()[-1])
+    wanted = lean.name.split("-")[1]
+    if installed != wanted:
+        run([*pip, "--force-reinstall", "--no-deps", lean])
+    log(f"OpenCV in the build venv: {wanted} ({lean})")
+
+
+def ensure_build_venv(venv: Path, python: str, opencv: str = "pypi") -> Path:
+    """Create or update the build venv (`opencv`: "lean" or "pypi"); returns its Python."""
     py = venv_python(venv)
     if not py.exists():
         run([python, "-m", "venv", venv])
@@ -203,11 +227,12 @@ def ensure_build_venv(venv: Path, python: str) -> Path:
     requirements = bundle_requirements(project())
     stamp = venv / ".lexbrief-build-stamp"
     wanted = hashlib.sha256(json.dumps([Path(wheel).name, requirements]).encode()).hexdigest()
+    pip = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     if not stamp.exists() or stamp.read_text().strip() != wanted:
-        pip = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         run([*pip, "--force-reinstall", "--no-deps", wheel])
         run([*pip, *requirements])
         stamp.write_text(wanted + "\n")
+    install_opencv(py, pip, opencv)
     if variant != "dispatch":
         return py
     # The dispatch wheel lacks its CPU backend modules: put them where libggml is.
@@ -253,6 +278,18 @@ def write_ico(pngs: list[Path], out: Path) -> Path:
 
 
 # -- the bundle ------------------------------------------------------------------------------------
+def sizes_module():  # type: ignore[no-untyped-def]
+    """packaging/sizes.py (packaging/ is no package, and tests load this file by path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lexbrief_packaging_sizes",
+                                                  PACKAGING / "sizes.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def tree_size(path: Path) -> int:
     """Bytes on disk of a folder's files, each hard-linked file once, symlinks not followed."""
     seen: set[tuple[int, int]] = set()
@@ -277,6 +314,32 @@ def link_identical_programs(bundle: Path) -> None:
             and filecmp.cmp(cli, gui, shallow=False):
         gui.unlink()
         os.link(cli, gui)
+
+
+def strip_libraries(bundle: Path) -> int:
+    """`strip --strip-unneeded` Python's own libraries when they still carry their symbol
+    tables (Linux; a pyenv or self-built Python: libpython is 23 MB, 17 of them symbols). Only
+    those: the libraries of PyPI wheels went through auditwheel's patchelf, and strip breaks
+    them (numpy's OpenBLAS then fails to load: "ELF load command address/offset not
+    page-aligned"). The dynamic symbols stay. Returns the bytes saved."""
+    if not sys.platform.startswith("linux") or not shutil.which("strip"):
+        return 0
+    internal = bundle / "_internal"
+    candidates = [*internal.glob("libpython3*.so*"),
+                  *internal.glob("python3*/lib-dynload/*.so")]
+    saved = 0
+    for path in candidates:
+        if path.is_symlink() or not path.is_file():
+            continue
+        sections = subprocess.run(["readelf", "-S", "-W", str(path)], capture_output=True,
+                                  text=True, check=False).stdout
+        if " .symtab " not in sections:
+            continue
+        before = path.stat().st_size
+        subprocess.run(["strip", "--strip-unneeded", str(path)], check=True)
+        saved += before - path.stat().st_size
+    log(f"stripped Python's libraries: {saved / 1e6:.1f} MB less")
+    return saved
 
 
 def build_bundle(py: Path, build: Path, embed: Embed | None, *, prune: bool = True) -> Path:
@@ -306,6 +369,8 @@ def build_bundle(py: Path, build: Path, embed: Embed | None, *, prune: bool = Tr
          "--workpath", work, PACKAGING / "lexbrief.spec"], env=env)
     bundle = dist / APP_NAME
     link_identical_programs(bundle)
+    if prune:
+        strip_libraries(bundle)
     outs = [bundle / "THIRD-PARTY.md"]
     run([py, PACKAGING / "third_party.py", "--modules", modules_out, "--bundle", bundle,
          *[a for out in outs for a in ("--out", out)]])
@@ -462,6 +527,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="Python 3.11+ for the build venv (default: this one)")
     parser.add_argument("--no-prune", action="store_true",
                         help="keep every Qt module and plugin (to measure what pruning saves)")
+    parser.add_argument("--opencv", choices=("lean", "pypi"), default=default_opencv(),
+                        help="OCR's OpenCV: lean (packaging/opencv_wheel.py: core, imgproc "
+                             "and PNG only, built once; default on Linux) or the PyPI wheel "
+                             "(with FFmpeg and OpenBLAS, 160 MB; to measure)")
     parser.add_argument("--deb-compression", choices=("xz", "gzip", "zstd", "none"),
                         default="xz")
     parser.add_argument("--compress-level", type=int, choices=range(0, 10), metavar="0-9",
@@ -473,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, object] = {"version": version(), "target": args.target}
     started = time.perf_counter()
     build = args.build_dir.resolve()
-    py = ensure_build_venv(build / "venv", args.python)
+    py = ensure_build_venv(build / "venv", args.python, args.opencv)
     report["venv_seconds"] = round(time.perf_counter() - started, 1)
     installed = installed_catalog_models(py) if args.embed_model.lower() not in (
         "starter", "none") else {}
@@ -484,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
     report["pyinstaller_seconds"] = round(time.perf_counter() - t0, 1)
     report["bundle"] = str(bundle)
     report["bundle_bytes"] = tree_size(bundle)
+    report["opencv"] = args.opencv
+    sizes = sizes_module()
+    report["components"] = sizes.component_sizes(bundle)
     if embed:
         report["bundle_without_model_bytes"] = (
             report["bundle_bytes"] - embed.path.stat().st_size)  # type: ignore[operator]
@@ -506,7 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     dist.mkdir(parents=True, exist_ok=True)
     (dist / "lexbrief-build.json").write_text(json.dumps(report, indent=2) + "\n",
                                               encoding="utf-8")
+    log("bundle by component:\n" + sizes.table(report["components"]))
     for key, value in report.items():
+        if key == "components":
+            continue
         shown = f"{value / 1e6:.1f} MB" if key.endswith("_bytes") and isinstance(value, int) \
             else value
         log(f"{key}: {shown}")

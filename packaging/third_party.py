@@ -19,30 +19,45 @@ import shutil
 import sys
 from pathlib import Path
 
-# Parts of the bundle that are not Python distributions.
+# Parts of the bundle that are not Python distributions: (name, what, licence, URL, a glob under
+# _internal/ that must match for the entry to be listed, or None for always).
 NATIVE = [
     ("Python", "3.11 runtime (libpython, standard library)", "PSF-2.0",
-     "https://docs.python.org/3/license.html"),
+     "https://docs.python.org/3/license.html", None),
     ("llama.cpp / ggml", "inside llama-cpp-python: libllama, libggml, CPU backends", "MIT",
-     "https://github.com/ggml-org/llama.cpp"),
+     "https://github.com/ggml-org/llama.cpp", "llama_cpp/lib/libllama*"),
     ("Qt 6", "inside PySide6: QtCore, QtGui, QtWidgets and platform plugins, linked "
      "dynamically (replaceable files in _internal/PySide6/Qt/lib)", "LGPL-3.0-only",
-     "https://www.qt.io/licensing/open-source-lgpl-obligations"),
+     "https://www.qt.io/licensing/open-source-lgpl-obligations", "PySide6/Qt/lib/libQt6Core*"),
     ("OCR models", "inside rapidocr/models: PP-OCRv6 small text detection and recognition, "
      "PP-OCR mobile v2.0 angle classifier (ONNX, converted from PaddleOCR; see rapidocr's "
      "MODEL_LICENSES.md)", "Apache-2.0",
-     "https://github.com/PaddlePaddle/PaddleOCR/blob/main/LICENSE"),
-    ("ONNX Runtime", "inside onnxruntime: libonnxruntime", "MIT",
-     "https://github.com/microsoft/onnxruntime"),
+     "https://github.com/PaddlePaddle/PaddleOCR/blob/main/LICENSE", "rapidocr/models/*.onnx"),
+    ("ONNX Runtime", "inside onnxruntime: the runtime in its Python module "
+     "(onnxruntime_pybind11_state)", "MIT", "https://github.com/microsoft/onnxruntime",
+     "onnxruntime/capi/*"),
+    ("OpenCV (lean)", "the cv2 module: OpenCV's core, imgproc and imgcodecs with its bundled "
+     "libpng and zlib, linked statically (built by packaging/opencv_wheel.py)",
+     "Apache-2.0 AND libpng-2.0 AND Zlib", "https://opencv.org/license/", "cv2.cpython-*"),
     ("FFmpeg", "inside opencv-python-headless: libavcodec, libavformat, libavutil, libswscale, "
      "libswresample, linked dynamically (replaceable files)", "LGPL-2.1-or-later",
-     "https://ffmpeg.org/legal.html"),
+     "https://ffmpeg.org/legal.html", "opencv_python_headless.libs/libavcodec*"),
+    ("OpenBLAS", "inside opencv-python-headless: libopenblas, libgfortran, libquadmath",
+     "BSD-3-Clause (libgfortran: GPL-3.0-or-later WITH GCC-exception-3.1)",
+     "https://github.com/OpenMathLib/OpenBLAS", "opencv_python_headless.libs/libopenblas*"),
     ("GEOS", "inside shapely: libgeos, libgeos_c, linked dynamically", "LGPL-2.1-or-later",
-     "https://libgeos.org/project/license/"),
+     "https://libgeos.org/project/license/", "shapely.libs/libgeos*"),
     ("PyInstaller bootloader", "the `lexbrief` and `lexbrief-gui` executables' loader",
      "GPL-2.0-or-later WITH Bootloader-exception (allows any licence for the bundled program)",
-     "https://pyinstaller.org/en/stable/license.html"),
+     "https://pyinstaller.org/en/stable/license.html", None),
 ]
+
+
+def native_components(bundle_internal: Path) -> list[tuple[str, str, str, str]]:
+    """The NATIVE entries whose files this bundle holds."""
+    return [(name, what, lic, url) for name, what, lic, url, present in NATIVE
+            if present is None or any(bundle_internal.glob(present))]
+
 
 # System libraries PyInstaller copies from the build machine, by file-name prefix.
 SYSTEM_LIBS = {
@@ -115,6 +130,8 @@ def bundled_distributions(modules: dict[str, list[str]]) -> dict[str, md.Distrib
     # Binaries and data live under their package's folder (PySide6/Qt/lib/..., numpy.libs/...).
     for name in modules.get("binaries", []) + modules.get("datas", []):
         head = name.replace("\\", "/").split("/")[0]
+        if head == name and (".cpython-" in head or head.endswith((".abi3.so", ".pyd"))):
+            head = head.split(".")[0]  # a top-level extension module (the lean OpenCV's cv2)
         tops.add(head.removesuffix(".libs"))
     found: dict[str, md.Distribution] = {}
     for top in sorted(tops):
@@ -139,8 +156,9 @@ def copy_licence_files(dist: md.Distribution, target: Path) -> list[str]:
 def system_libraries(bundle_internal: Path) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for path in sorted(bundle_internal.glob("*.so*")):
-        if path.name.startswith("libpython") or path.is_symlink():
-            continue  # symlinks point into Python distributions' own folders
+        if path.name.startswith("libpython") or path.is_symlink() or ".cpython-" in path.name:
+            continue  # symlinks point into Python distributions' own folders; extension
+            # modules belong to their distribution
         licence = next((v for k, v in SYSTEM_LIBS.items() if path.name.startswith(k)),
                        "see the build system's package for this library")
         rows.append((path.name, licence))
@@ -148,7 +166,8 @@ def system_libraries(bundle_internal: Path) -> list[tuple[str, str]]:
 
 
 def render(dists: dict[str, md.Distribution], system: list[tuple[str, str]],
-           model: dict[str, str] | None) -> str:
+           model: dict[str, str] | None,
+           native: list[tuple[str, str, str, str]] | None = None) -> str:
     lines = [
         "# Third-party components in the LexBrief bundle",
         "",
@@ -166,7 +185,8 @@ def render(dists: dict[str, md.Distribution], system: list[tuple[str, str]],
         dist = dists[name]
         lines.append(f"| {dist.metadata['Name']} | {dist.version} | {licence_of(dist)} |")
     lines += ["", "## Native components", "", "| component | what | licence |", "|---|---|---|"]
-    lines += [f"| {n} | {what} | [{lic}]({url}) |" for n, what, lic, url in NATIVE]
+    native = native if native is not None else [entry[:4] for entry in NATIVE]
+    lines += [f"| {n} | {what} | [{lic}]({url}) |" for n, what, lic, url in native]
     if system:
         lines += ["", "## System libraries copied from the build machine", "",
                   "| file | licence |", "|---|---|"]
@@ -202,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest = internal / "models" / "embedded.json"
     if manifest.is_file():
         model = json.loads(manifest.read_text(encoding="utf-8"))
-    text = render(dists, system, model)
+    text = render(dists, system, model, native_components(internal))
     for out in args.out:
         out.write_text(text, encoding="utf-8")
     if bad:

@@ -33,6 +33,8 @@ def _load(name: str, path: Path) -> ModuleType:
 
 build = _load("lexbrief_packaging_build", ROOT / "packaging" / "build.py")
 third_party = _load("lexbrief_packaging_third_party", ROOT / "packaging" / "third_party.py")
+sizes = _load("lexbrief_packaging_sizes", ROOT / "packaging" / "sizes.py")
+opencv_wheel = _load("lexbrief_packaging_opencv_wheel", ROOT / "packaging" / "opencv_wheel.py")
 
 VARIANTS = ["x64", "sse42", "haswell", "skylakex", "icelake", "sapphirerapids"]
 
@@ -382,3 +384,101 @@ def test_windows_icon_holds_every_png(tmp_path: Path) -> None:
         width, *_rest, size, offset = struct.unpack("<BBBBHHII", data[6 + 16 * i: 22 + 16 * i])
         assert width == build.ICON_SIZES[i] % 256
         assert data[offset:offset + size] == png.read_bytes()
+
+
+# -- what the bundle carries and weighs ---------------------------------------------------------
+def _internal_with(tmp_path: Path, *names: str) -> Path:
+    internal = tmp_path / "_internal"
+    for name in names:
+        (internal / name).parent.mkdir(parents=True, exist_ok=True)
+        (internal / name).write_bytes(b"\x7fELF")
+    return internal
+
+
+def test_third_party_lists_ffmpeg_and_openblas_only_when_the_bundle_has_them(
+        tmp_path: Path) -> None:
+    lean = _internal_with(tmp_path / "lean", "cv2.cpython-311-x86_64-linux-gnu.so",
+                          "onnxruntime/capi/onnxruntime_pybind11_state.so")
+    names = [entry[0] for entry in third_party.native_components(lean)]
+    assert "OpenCV (lean)" in names and "ONNX Runtime" in names
+    assert "FFmpeg" not in names and "OpenBLAS" not in names
+    assert "Python" in names and "PyInstaller bootloader" in names  # always
+    pypi = _internal_with(tmp_path / "pypi", "cv2/cv2.abi3.so",
+                          "opencv_python_headless.libs/libavcodec-1.so.62",
+                          "opencv_python_headless.libs/libopenblasp-r0-1.so")
+    names = [entry[0] for entry in third_party.native_components(pypi)]
+    assert "FFmpeg" in names and "OpenBLAS" in names and "OpenCV (lean)" not in names
+    text = third_party.render({}, [], None, third_party.native_components(lean))
+    assert "FFmpeg" not in text and "Apache-2.0 AND libpng-2.0 AND Zlib" in text
+    for _name, _what, licence, _url, _glob in third_party.NATIVE:
+        assert not third_party.forbidden(licence), licence
+
+
+def test_sizes_by_component(tmp_path: Path) -> None:
+    bundle = tmp_path / "b"
+    files = {"lexbrief": 10, "_internal/PySide6/Qt/lib/libicudata.so.73": 300,
+             "_internal/PySide6/Qt/lib/libQt6Core.so.6": 200, "_internal/cv2.cpython-311.so": 50,
+             "_internal/onnxruntime/capi/x.so": 40, "_internal/libssl.so.3": 7,
+             "_internal/libpython3.11.so.1.0": 30, "_internal/rapidocr/models/a.onnx": 20,
+             "_internal/yaml/_yaml.so": 3}
+    for name, size in files.items():
+        (bundle / name).parent.mkdir(parents=True, exist_ok=True)
+        (bundle / name).write_bytes(b"x" * size)
+    os.link(bundle / "lexbrief", bundle / "lexbrief-gui")  # counted once
+    (bundle / "_internal" / "libQt6Core.so.6").symlink_to("PySide6/Qt/lib/libQt6Core.so.6")
+    got = sizes.component_sizes(bundle)
+    assert got["total"] == sum(files.values())
+    assert next(iter(got)) == "Qt: ICU (libicu*)"
+    assert got["Qt: libraries and plugins"] == 200
+    assert got["OCR: OpenCV (cv2)"] == 50 and got["OCR: ONNX Runtime"] == 40
+    assert got["OCR: RapidOCR models"] == 20
+    assert got["system libraries (libxcb, libssl, ...)"] == 7
+    assert got["Python: libpython + stdlib"] == 30
+    assert got["programs (bootloader + Python code archive)"] == 10
+    assert got[sizes.OTHER] == 3
+    assert "| Qt: ICU (libicu*) | 0.0 |" in sizes.table(got)
+
+
+def test_the_lean_opencv_wheel_is_a_valid_wheel(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+    import zipfile
+
+    module = tmp_path / "cv2.cpython-311-x86_64-linux-gnu.so"
+    module.write_bytes(b"\x7fELF fake")
+    wheel = opencv_wheel.write_wheel(tmp_path, module, {"LICENSE": b"Apache"})
+    version = f"{opencv_wheel.OPENCV_VERSION}+{opencv_wheel.LOCAL_TAG}"
+    assert wheel.name.startswith(f"opencv_python_headless-{version}-cp")
+    assert not list(tmp_path.glob("*.partial"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        info = f"opencv_python_headless-{version}.dist-info"
+        metadata = archive.read(f"{info}/METADATA").decode()
+        assert "Name: opencv-python-headless\n" in metadata
+        assert f"Version: {version}\n" in metadata
+        assert "License-Expression: Apache-2.0 AND libpng-2.0 AND Zlib" in metadata
+        assert not third_party.forbidden(opencv_wheel.LICENSE_EXPRESSION)
+        assert module.name in names and f"{info}/licenses/LICENSE" in names
+        for line in archive.read(f"{info}/RECORD").decode().splitlines():
+            name, digest, size = line.split(",")
+            if name == f"{info}/RECORD":
+                continue
+            data = archive.read(name)
+            expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            assert digest == f"sha256={expected.decode()}" and int(size) == len(data)
+    # no video, BLAS or other codec library is built in
+    options = " ".join(opencv_wheel.CMAKE_OPTIONS)
+    for off in ("WITH_FFMPEG=OFF", "WITH_LAPACK=OFF", "WITH_IPP=OFF", "WITH_OPENCL=OFF",
+                "WITH_JPEG=OFF", "WITH_TIFF=OFF", "WITH_AVIF=OFF", "WITH_WEBP=OFF"):
+        assert f"-D{off}" in options
+
+
+def test_a_top_level_extension_module_is_its_distributions_not_a_system_library(
+        tmp_path: Path) -> None:
+    """The lean OpenCV is one `cv2.cpython-*.so` at the top of _internal/: THIRD-PARTY.md
+    names its distribution (and licence), not an unknown system library."""
+    name = "cv2.cpython-311-x86_64-linux-gnu.so"
+    dists = third_party.bundled_distributions({"binaries": [name], "modules": []})
+    assert "opencv-python-headless" in dists
+    internal = _internal_with(tmp_path, name, "libssl.so.3")
+    assert [row[0] for row in third_party.system_libraries(internal)] == ["libssl.so.3"]

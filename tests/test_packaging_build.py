@@ -2,13 +2,16 @@
 build the PyInstaller bundle with the embedded starter model, the .tar.gz and the .deb
 (packaging/build.py), then, in a clean environment with no project venv on PATH:
   - the frozen CLI summarizes a real court order with the embedded model, offline;
+  - the frozen CLI OCRs a real scanned page (no text layer) with the bundled OCR engine and
+    models, and the words known to be on that page come back;
   - the runtime CPU dispatch chose a backend variant that works here and remembered it;
   - the frozen GUI opens offscreen and quits cleanly (`--self-test`);
   - the .deb installs with dpkg, its commands run from PATH, and it removes cleanly.
 Timings and sizes go to build/packaging-report.json.
 
-The first run on a machine builds llama.cpp with every CPU variant (about 8 minutes on 2 cores,
-cached in the wheelhouse) and the build venv (about a minute); later runs take 2-3 minutes.
+The first run on a machine builds llama.cpp with every CPU variant (about 8 minutes on 2 idle
+cores, 30 on busy ones), the lean OpenCV (packaging/opencv_wheel.py), both cached in the
+wheelhouse, and the build venv (about a minute); later runs take 3-4 minutes.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ pytestmark = [pytest.mark.packaging]
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "tests" / "fixtures" / "documents" / "court-order-ca7.pdf"
+# A scanned court opinion without a text layer (tests/fixtures/SOURCES.md); its first page only.
+SCANNED = ROOT / "tests" / "fixtures" / "documents" / "scanned-no-text-layer.pdf"
 REPORT = ROOT / "build" / "packaging-report.json"
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -118,6 +123,40 @@ def test_the_frozen_cli_summarizes_offline_with_the_embedded_model(
     _summarize_and_check(cli, tmp_path / "home", report, "bundle")
 
 
+def _first_page_only(source: Path, out: Path) -> Path:
+    import pypdfium2 as pdfium
+
+    pdf, page = pdfium.PdfDocument.new(), pdfium.PdfDocument(source)
+    pdf.import_pages(page, [0])
+    pdf.save(out)
+    return out
+
+
+def test_the_frozen_cli_ocrs_a_scanned_page(built: dict[str, Path], tmp_path: Path,
+                                            report: dict[str, object]) -> None:
+    """The bundle carries RapidOCR, ONNX Runtime, OpenCV and the OCR models: a scanned page
+    with no text layer is recognized by the frozen program, offline, and summarized; the OCR
+    cache holds the page's text, which must have the words known to be on it."""
+    scan = _first_page_only(SCANNED, tmp_path / "scanned-page-1.pdf")
+    env = clean_env(tmp_path / "home")
+    result, seconds = timed([str(built["bundle"] / "lexbrief"), "--offline", "summarize",
+                             str(scan), "--json", "--ocr", "auto"], env)
+    check(result, "lexbrief summarize (scanned page)")
+    report["ocr_summary_seconds"] = seconds
+    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    ocr = doc["coverage"]["ocr"]
+    assert ocr["pages"] == [1], doc["coverage"]
+    assert ocr["mean_confidence"] > 0.9, ocr
+    report["ocr_mean_confidence"] = ocr["mean_confidence"]
+    cache = Path(env["LEXBRIEF_HOME"]) / "ocr" / f"{doc['document']['sha256']}.json"
+    text = json.loads(cache.read_text(encoding="utf-8"))["pages"]["1"]["text"]
+    for words in ("TARRANT REGIONAL WATER DISTRICT",
+                  "The Red River Compact (or Compact) is a congressionally sanctioned",
+                  "located in Oklahoma's"):
+        assert words in text, text
+    assert doc["summary"].strip(), doc
+
+
 def test_a_crashing_or_refused_cpu_variant_is_survived(
         built: dict[str, Path], tmp_path: Path, report: dict[str, object]) -> None:
     """Probe `sapphirerapids` first, as llama.cpp's own choice does on VMs that advertise AMX:
@@ -146,6 +185,20 @@ def test_the_frozen_gui_passes_its_self_test_offscreen(
     check(result, "lexbrief-gui --self-test")
     assert "self-test: ok" in result.stdout
     report["gui_self_test_seconds"] = seconds
+
+
+def test_the_bundle_carries_no_library_it_never_loads(built: dict[str, Path]) -> None:
+    """The cuts of packaging/lexbrief.spec and the lean OpenCV hold (packaging/README.md
+    measures each): no FFmpeg or OpenBLAS behind cv2, no ONNX Runtime C API library, no
+    llama.cpp multimodal library, no Pillow AVIF/WebP/font modules, no Qt translations."""
+    internal = built["bundle"] / "_internal"
+    for pattern in ("**/libavcodec*", "**/libavformat*", "**/libopenblas*", "**/libaom*",
+                    "onnxruntime/capi/libonnxruntime.so*", "llama_cpp/lib/libmtmd*",
+                    "PIL/_avif*", "PIL/_webp*", "PIL/_imagingft*", "PySide6/Qt/translations"):
+        assert not list(internal.glob(pattern)), pattern
+    assert list(internal.glob("cv2.cpython-*")), "not the lean OpenCV"
+    assert list(internal.glob("onnxruntime/capi/onnxruntime_pybind11_state*"))
+    assert len(list(internal.glob("rapidocr/models/*.onnx"))) == 3
 
 
 def test_the_tarball_holds_the_bundle(built: dict[str, Path]) -> None:
