@@ -133,14 +133,14 @@ def comparison_table(first_label: str, second_label: str, rows: list[Comparison]
         return "n/a" if x is None else f"{x:.3f}"
     lines = [f"first:  {first_label}", f"second: {second_label}",
              f"paired bootstrap over {rows[0].rows if rows else 0} rows, 95 % interval",
-             f"{'metric':24}{'first':>8}{'second':>8}{'change':>9}{'interval':>19}  verdict"]
+             f"{'metric':24}{'first':>8} {'second':>8} {'change':>9} {'interval':>19}  verdict"]
     for c in rows:
         sign = "×" if c.kind == "ratio" else ("+" if (c.observed or 0) >= 0 else "")
         change = "n/a" if c.observed is None else (
             f"{c.observed:.3f}×" if c.kind == "ratio" else f"{sign}{c.observed:.3f}")
         interval = f"[{num(c.low)}, {num(c.high)}]"
         verdict = {None: "n/a", True: "within noise", False: "a real difference"}[c.within_noise]
-        lines.append(f"{c.metric:24}{num(c.first):>8}{num(c.second):>8}{change:>9}"
+        lines.append(f"{c.metric:24}{num(c.first):>8} {num(c.second):>8} {change:>9} "
                      f"{interval:>19}  {verdict}")
     lines.append("change: second − first (seconds: second / first) · within noise: the interval "
                  "holds no change")
