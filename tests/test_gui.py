@@ -75,6 +75,14 @@ def test_quotes_marks_and_the_abstract_render() -> None:
     assert "|---|" not in html
 
 
+def test_marked_overview_sentences_keep_the_space_between_them() -> None:
+    html = render_summary_html(
+        "## Overview\n\nThe Court ruled. [p. 9] [unverified: words the document does not use: "
+        "ruled] It also held. [p. 3] [unverified: a number not in the source: 18]")
+    # the second mark starts after a space, not glued to the first one's reason
+    assert "ruled)</b></span> <span" in html
+
+
 def test_history_search_finds_a_stored_summary(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
     Store().save_summary(
         document=DocumentRecord(sha256="e" * 64, name="calvary-v-mills.pdf", path=None,

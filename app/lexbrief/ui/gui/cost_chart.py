@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QHelpEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QHelpEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from lexbrief.costs.card import money
@@ -44,6 +44,12 @@ class CostChartView(QWidget):
         size.setHeight(self.row_height() * (rows + 1) + 8)
         return size
 
+    def minimumSizeHint(self) -> QSize:
+        # every bar and the saving line stay visible: the pane scrolls rather than cut them
+        size = super().minimumSizeHint()
+        size.setHeight(self.sizeHint().height())
+        return size
+
     def detail_at(self, point: QPointF) -> str:
         """The hover text of the bar under `point` (the chart's assumptions elsewhere)."""
         if self.chart is None:
@@ -76,7 +82,12 @@ class CostChartView(QWidget):
             return
         row = self.row_height()
         labels = [b.label + ("  ◀ chosen" if b.chosen else "") for b in chart.bars]
-        label_width = max(metrics.horizontalAdvance(label) for label in labels) + 12
+        bold_font = QFont(self.font())
+        bold_font.setBold(True)  # the chosen and local rows are drawn bold: measure them so
+        bold_metrics = QFontMetrics(bold_font)
+        label_width = max((bold_metrics if b.chosen or b.local else metrics)
+                          .horizontalAdvance(label)
+                          for b, label in zip(chart.bars, labels, strict=True)) + 12
         amounts = [money(b.usd) if b.usd is not None else "unknown" for b in chart.bars]
         amount_width = max(metrics.horizontalAdvance(a) for a in amounts) + 12
         left = 8 + label_width

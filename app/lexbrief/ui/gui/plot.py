@@ -207,13 +207,21 @@ class LivePlot(QWidget):
         # Document markers: a dashed line where a document started or ended.
         marker_pen = QPen(text)
         marker_pen.setStyle(Qt.PenStyle.DashLine)
-        for t, label in self.markers:
+        for i, (t, label) in enumerate(self.markers):
             if t < start or t > now:
                 continue
             point = xy(t, 0)
             painter.setPen(marker_pen)
             painter.drawLine(QPointF(point.x(), plot.top()), QPointF(point.x(), plot.bottom()))
-            painter.drawText(QPointF(point.x() + 3, plot.top() + line), label)
+            shown = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle,
+                                       int(max(40.0, plot.width() / 2)))
+            wide = metrics.horizontalAdvance(shown)
+            # beside its line, on the side where it fits inside the plot
+            label_x = (point.x() + 3 if point.x() + 3 + wide <= plot.right()
+                       else point.x() - 3 - wide)
+            # a start and its end on two rows, so a short document's labels do not overlap
+            label_y = plot.top() + line * (1 + i % 2)
+            painter.drawText(QPointF(max(plot.left() + 2, label_x), label_y), shown)
 
         painter.setClipRect(plot)
         for s in self.series:

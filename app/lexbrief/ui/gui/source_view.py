@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -35,6 +35,7 @@ class SourceView(QWidget):
         self.document = document
         self.spans: list[Span] = []
         self.boxes: list[tuple[float, float, float, float]] = []  # the quote's boxes shown
+        self.page_image: QImage | None = None  # the rendered page, before fitting to the pane
         self.password: str | None = None
         self.page = QSpinBox()
         self.page.setRange(1, max(1, document.page_count))
@@ -142,8 +143,31 @@ class SourceView(QWidget):
         for x0, y0, x1, y1 in picture.boxes:
             painter.drawRect(int(x0) - 1, int(y0) - 1, int(x1 - x0) + 2, int(y1 - y0) + 2)
         painter.end()
-        self.image.setPixmap(QPixmap.fromImage(image))
-        self.stack.setCurrentIndex(1)
-        if picture.boxes:
-            self.image_area.verticalScrollBar().setValue(max(0, int(picture.boxes[0][1]) - 80))
+        self.page_image = image
         self.boxes = picture.boxes
+        self.stack.setCurrentIndex(1)
+        self._fit_page(scroll_to_quote=True)
+
+    def _fit_page(self, *, scroll_to_quote: bool = False) -> None:
+        """The page scaled to the pane's width (a whole line of the page readable without
+        scrolling sideways), drawn at the screen's pixel density."""
+        image = self.page_image
+        if image is None or image.width() == 0:
+            return
+        width = max(200, self.image_area.viewport().width() - 4)
+        ratio = self.devicePixelRatioF()
+        scaled = image.scaledToWidth(max(1, int(width * ratio)),
+                                     Qt.TransformationMode.SmoothTransformation)
+        scaled.setDevicePixelRatio(ratio)
+        self.image.setPixmap(QPixmap.fromImage(scaled))
+        if scroll_to_quote and self.boxes:
+            top = max(0, int(self.boxes[0][1] * width / image.width()) - 80)
+            bar = self.image_area.verticalScrollBar()
+            bar.setValue(top)
+            # the scroll range follows the new pixmap once the layout has run
+            QTimer.singleShot(0, lambda: bar.setValue(top))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.showing_image:
+            self._fit_page()

@@ -34,8 +34,12 @@ _MARK = ("<span style='background:#fde2c4;color:black' title='not verified: {why
 
 def _marks(escaped: str) -> str:
     """Overview sentences the check marked: flagged, with the reason."""
-    return _UNVERIFIED.sub(lambda m: _MARK.format(sentence=m.group(1).strip(), why=m.group(2)),
-                           escaped)
+    def mark(m: re.Match[str]) -> str:
+        sentence = m.group(1)
+        space = sentence[:len(sentence) - len(sentence.lstrip())]  # stays between sentences
+        return space + _MARK.format(sentence=sentence.strip(), why=m.group(2))
+
+    return _UNVERIFIED.sub(mark, escaped)
 
 
 def render_summary_html(markdown: str, *, heading: str = "") -> str:
