@@ -153,6 +153,43 @@ def test_the_windows_pdf_has_the_chart_image_and_its_words(qtbot, tmp_path: Path
     window.close()
 
 
+@pytest.mark.gui
+def test_the_window_can_leave_the_cost_out_of_exports_and_remembers_it(  # type: ignore[no-untyped-def]
+        qtbot, tmp_path: Path) -> None:
+    from lexbrief.settings import load_settings
+    from lexbrief.ui.gui.main_window import MainWindow
+
+    summary_id = _stored()
+    window = MainWindow()
+    window.skip_close_question = True  # type: ignore[attr-defined]
+    qtbot.addWidget(window)
+    store = Store()
+    stored = store.get(summary_id)
+    store.close()
+    window.reader.show_stored(stored)
+    action = window.export_costs_action
+    assert action.isCheckable() and action.isChecked()  # on by default
+    out = tmp_path / "with.md"
+    with qtbot.waitSignal(window.statusBar().messageChanged, timeout=20000,
+                          check_params_cb=lambda text: text.startswith("Exported")):
+        window.reader.export_to(stored, "md", out)
+    assert COST_HEADING in out.read_text(encoding="utf-8")
+    action.trigger()  # untick: File > Include the cost comparison in exports
+    assert not action.isChecked() and load_settings().export_costs is False
+    out = tmp_path / "without.md"
+    with qtbot.waitSignal(window.statusBar().messageChanged, timeout=20000,
+                          check_params_cb=lambda text: text.startswith("Exported")):
+        window.reader.export_to(stored, "md", out)
+    text = out.read_text(encoding="utf-8")
+    assert COST_HEADING not in text and text.startswith("# Summary of aaaa.pdf")
+    window.close()
+    again = MainWindow()  # the next window starts with the choice
+    again.skip_close_question = True  # type: ignore[attr-defined]
+    qtbot.addWidget(again)
+    assert not again.export_costs_action.isChecked()
+    again.close()
+
+
 def test_without_a_system_font_the_symbols_are_spelled_out(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from lexbrief.costs import chart as chart_module

@@ -49,6 +49,9 @@ class Settings:
     electricity_price_per_kwh: float = 0.30
     currency: str = "USD"
     cloud_model: str = ""
+    # Exports (Markdown, Word, PDF) carry the summary's cost comparison; false leaves it out
+    # (a brief for a client). `lexbrief export --no-costs` does the same for one export.
+    export_costs: bool = True
     ocr: str = "auto"  # scanned pages: auto (pages without a text layer), always, never
     # The network policy (lexbrief.network): true = no connections at all, not even a model
     # download or the configured server. `lexbrief --offline` does the same for one command.

@@ -36,6 +36,11 @@ def build_actions(window: Any) -> None:
     w.export_md = action("Export as &Markdown…", lambda: w.reader.export("md"), "Ctrl+E")
     w.export_docx = action("Export as &Word…", lambda: w.reader.export("docx"))
     w.export_pdf = action("Export as P&DF…", lambda: w.reader.export("pdf"))
+    w.export_costs_action = action("&Include the cost comparison in exports",
+                                   w.reader.set_export_costs, tip="Exports carry the summary's "
+                                   "local vs cloud cost chart; untick for a brief to a client")
+    w.export_costs_action.setCheckable(True)
+    w.export_costs_action.setChecked(w.reader.export_costs)
     w.quit_action = action("&Quit", w.close, QKeySequence.StandardKey.Quit)
     w.find_action = action("&Find in history", w.focus_history, QKeySequence.StandardKey.Find)
 
@@ -43,7 +48,8 @@ def build_actions(window: Any) -> None:
     for act in (w.open_action, w.open_folder_action, w.paste_action):
         menu.addAction(act)
     menu.addSeparator()
-    for act in (w.copy_action, w.export_md, w.export_docx, w.export_pdf):
+    for act in (w.copy_action, w.export_md, w.export_docx, w.export_pdf,
+                w.export_costs_action):
         menu.addAction(act)
     menu.addSeparator()
     menu.addAction(w.quit_action)

@@ -20,6 +20,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from lexbrief.costs.chart import CostChart, render_png
+from lexbrief.errors import UserFacingError
 from lexbrief.paths import create_private
 from lexbrief.read import load_document
 from lexbrief.read.document import Document
@@ -96,6 +97,15 @@ def source_path(store: Store, stored: StoredSummary) -> Path | None:
     return path if path is not None and path.is_file() else None
 
 
+def _export_costs_setting() -> bool:
+    from lexbrief.settings import load_settings
+
+    try:
+        return load_settings().export_costs
+    except UserFacingError:  # an unreadable settings file: the window says so elsewhere
+        return True
+
+
 class Reader(QObject):
     def __init__(self, window: Any, db: Database) -> None:
         super().__init__(window)
@@ -106,6 +116,22 @@ class Reader(QObject):
         self.shown_summary: StoredSummary | None = None
         self.shown_outcome: Any = None  # the live Outcome shown (its points carry their spans)
         self.source: SourceView | None = None
+        self.export_costs = _export_costs_setting()
+
+    def set_export_costs(self, on: bool) -> None:
+        """Exports with or without the cost comparison, remembered in settings.toml."""
+        from lexbrief.settings import load_settings, save_settings
+
+        self.export_costs = on
+        try:
+            settings = load_settings()
+            settings.export_costs = on
+            save_settings(settings)
+        except (UserFacingError, OSError) as exc:
+            self._status(f"Not remembered for next time: {exc}", 6000)
+            return
+        self._status("Exports include the cost comparison." if on
+                     else "Exports leave the cost comparison out.", 4000)
 
     # -- what is shown ------------------------------------------------------------------------
     def _forget(self) -> None:
@@ -287,6 +313,9 @@ class Reader(QObject):
                               what="exporting a summary")
 
         summary_html = self.view.toHtml()
+        if not self.export_costs:
+            with_costs((None, None))
+            return
         self.db.run(lambda store: report_costs(store, stored, fmt), with_costs, failed,
                     what="reading the summary's cost")
 
