@@ -504,3 +504,17 @@ def test_documents_run_even_when_the_jobs_table_cannot_be_written(  # type: igno
     finally:
         win.close()
     assert Store().counts()["summaries"] == 1  # the model worker's own Store could write
+
+
+def test_the_unchecked_draft_is_never_shown_while_it_is_written(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from lexbrief.ui.gui.summary_view import SummaryView
+
+    view = SummaryView()
+    qtbot.addWidget(view)
+    view.start("notice.pdf")
+    view.append_token("The Court of Appeals for the Fifth Circuit held on April 30, 2024 ")
+    view.append_token("that the players were awarded damages.")
+    qtbot.waitUntil(lambda: "so far" in view.toPlainText())
+    shown = view.toPlainText()
+    assert "Fifth Circuit" not in shown and "April 30, 2024" not in shown
+    assert "19 words so far" in shown

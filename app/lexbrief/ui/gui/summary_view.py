@@ -137,11 +137,16 @@ class SummaryView(QTextBrowser):
             self._render_timer.start()
 
     def _render_draft(self) -> None:
+        # The model's draft is not shown while it is written: nothing in it is checked yet, and
+        # a small model's draft names courts, dates and parties the document does not have. It
+        # is shown once every sentence has been checked against the document (show_final).
+        words = len(self.draft.split())
         self.setHtml(f"<h1>{html.escape(self._heading)}</h1>"
-                     "<p style='color:gray'><i>Writing… (every statement is checked against the "
-                     "document when it ends)"
-                     f"</i></p><div>{html.escape(self.draft).replace(chr(10), '<br>')}</div>")
-        self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+                     "<p><i>Writing the overview from the verified notes… "
+                     f"{words} word{'s' if words != 1 else ''} so far.</i></p>"
+                     "<p style='color:gray'>It appears when every sentence has been checked "
+                     "against the document: a number, date, name or section that the document "
+                     "does not have is marked or removed, never shown as a fact.</p>")
 
     def show_final(self, heading: str, markdown: str, footer: str = "") -> None:
         self._render_timer.stop()
