@@ -71,3 +71,18 @@ def test_unwritable_data_folder_is_exit_5(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("LEXBRIEF_HOME", str(blocker / "home"))
     result = lexbrief("history")
     assert result.returncode == 5 and "cannot be written" in result.stderr
+
+
+def test_a_terminal_sees_how_far_the_draft_got_not_its_unchecked_words() -> None:
+    import io
+
+    from lexbrief.ui.cli.summarize import StreamingProgress
+
+    out = io.StringIO()
+    progress = StreamingProgress(out, "notice.pdf", 1, 1)
+    progress.token("final", "The Fifth Circuit held on ")
+    progress.token("final", "April 30, 2024 that")
+    progress.finish("done")
+    text = out.getvalue()
+    assert "Fifth Circuit" not in text and "April 30" not in text
+    assert "writing the overview, 9 words" in text

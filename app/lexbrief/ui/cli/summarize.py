@@ -104,12 +104,14 @@ class ConsoleProgress(Observer):
 
 
 class StreamingProgress(ConsoleProgress):
-    """On a terminal, the summary streams as the model writes it (the draft, before citations
-    are checked); the checked summary follows."""
+    """On a terminal, while the model writes: how far it got, in words, not the words: nothing
+    in a draft is checked yet (a small model's names courts and dates the document lacks). The
+    checked summary follows."""
 
     def __init__(self, stream: TextIO, name: str, index: int, count: int) -> None:
         super().__init__(stream, name, index, count)
         self.streaming = False
+        self.draft = ""
 
     def progress(self, progress: Progress) -> None:
         if not self.streaming:
@@ -118,15 +120,18 @@ class StreamingProgress(ConsoleProgress):
     def token(self, stage: str, text: str) -> None:
         if stage != "final":
             return
-        if not self.streaming:
-            self.streaming = True
-            self.stream.write("\r\x1b[2K\x1b[2mdraft: ")
-        self.stream.write(text)
-        self.stream.flush()
+        self.streaming = True
+        before = len(self.draft.split())
+        self.draft += text
+        words = len(self.draft.split())
+        if words != before:
+            self.stream.write(f"\r\x1b[2K{self.prefix}: writing the overview, {words} words "
+                              "(shown once checked against the document)")
+            self.stream.flush()
 
     def finish(self, message: str) -> None:
         if self.streaming:
-            self.stream.write("\x1b[0m\n")
+            self.stream.write("\r\x1b[2K")
             self.streaming = False
         super().finish(message)
 
