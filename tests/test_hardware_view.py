@@ -144,3 +144,12 @@ def test_the_cost_chart_highlights_the_chosen_model_and_explains_each_bar(qtbot)
     assert widget.detail_at(centre) == chart.bars[chosen_row].detail
     assert widget.detail_at(QPointF(5, widget._rows[0].center().y())) == chart.bars[0].detail
     assert chart.saving in widget.accessibleDescription()
+
+
+def test_axis_labels_say_the_tick_values() -> None:
+    from lexbrief.ui.gui.plot import axis_number
+
+    # a 0-1 tok/s axis in quarters, a memory axis of 23.5 GiB in quarters, big counts grouped
+    assert [axis_number(v) for v in value_ticks(1.0)] == ["0", "0.25", "0.5", "0.75", "1"]
+    assert [axis_number(v) for v in value_ticks(23.5)] == ["0", "5.9", "11.8", "17.6", "23.5"]
+    assert axis_number(1250.0) == "1,250"

@@ -41,7 +41,7 @@ class CostChartView(QWidget):
     def sizeHint(self) -> QSize:
         size = super().sizeHint()
         rows = len(self.chart.bars) if self.chart else 2
-        size.setHeight(self.row_height() * (rows + 1) + 8)
+        size.setHeight(self.row_height() * (rows + 1) + 16)  # the saving line's descenders
         return size
 
     def minimumSizeHint(self) -> QSize:

@@ -65,8 +65,10 @@ def axis_number(value: float) -> str:
         return "0"
     if abs(value) >= 100:
         return f"{value:,.0f}"
-    if abs(value) >= 10 or value == round(value):
+    if value == round(value):
         return f"{value:.0f}"
+    if abs(value) < 1:  # 0.25, 0.5, 0.75: not 0.2, 0.5, 0.8
+        return f"{value:.2f}".rstrip("0").rstrip(".")
     return f"{value:.1f}"
 
 
