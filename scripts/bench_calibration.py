@@ -26,7 +26,7 @@ from pathlib import Path
 from lexbrief.engine.llama_cpp.calibrate import Calibrator, Knobs
 from lexbrief.model_files.estimate import CONTRACT_READ_TOKENS, CONTRACT_WRITTEN_TOKENS
 from lexbrief.model_files.resolve import resolve_model
-from lexbrief.service.calibration import machine_key
+from lexbrief.service.calibration import machine_key, map_writing_params
 
 GOAL = 1.05
 
@@ -52,8 +52,8 @@ def main() -> int:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": _commit(),
         "load_before": [round(x, 2) for x in os.getloadavg()], "goal": GOAL, "rounds": []}
     rounds: list[dict[str, object]] = []
-    with Calibrator(path, read_tokens=CONTRACT_READ_TOKENS,
-                    written_tokens=CONTRACT_WRITTEN_TOKENS) as calibrator:
+    with Calibrator(path, read_tokens=CONTRACT_READ_TOKENS, written_tokens=CONTRACT_WRITTEN_TOKENS,
+                    writing_params=map_writing_params()) as calibrator:
         for number in range(1, args.rounds + 1):
             load = [round(x, 2) for x in os.getloadavg()]
             started = time.perf_counter()

@@ -10,12 +10,14 @@ a surprise. The CLI and the window say the model is not calibrated, and how to d
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lexbrief.engine.contract import GenerationParams
 from lexbrief.settings import Settings, load_settings
 from lexbrief.store import Store
 from lexbrief.store.calibration import CalibrationRecord, load_calibration, save_calibration
@@ -109,6 +111,15 @@ def model_tuning(store: Store, path: Path, settings: Settings | None = None) -> 
     return tuning(record, settings)
 
 
+def map_writing_params() -> GenerationParams:
+    """How the map step samples (its settings and its notes grammar): what the calibration
+    measures the parallel width with."""
+    from lexbrief.summarize.notes import NOTES_GRAMMAR
+    from lexbrief.summarize.pipeline import PipelineSettings
+
+    return dataclasses.replace(PipelineSettings().sampling, grammar=NOTES_GRAMMAR)
+
+
 def calibrate_model(store: Store, path: Path, *, budget_seconds: float = 20.0,
                     gpu_layers: int | None = None, log_line: Callable[[str], None] = log.info
                     ) -> CalibrationRecord:
@@ -131,7 +142,8 @@ def calibrate_model(store: Store, path: Path, *, budget_seconds: float = 20.0,
     sha256 = store.model_sha256(path)
     try:
         with Calibrator(path, gpu_layers=gpu_layers, read_tokens=CONTRACT_READ_TOKENS,
-                        written_tokens=CONTRACT_WRITTEN_TOKENS) as calibrator:
+                        written_tokens=CONTRACT_WRITTEN_TOKENS,
+                        writing_params=map_writing_params()) as calibrator:
             found = calibrator.search(budget_seconds=budget_seconds, log=log_line)
     except (ValueError, RuntimeError) as exc:  # not a GGUF llama.cpp can run, or no memory
         raise ModelError(f"{path.name} cannot be calibrated: {exc}") from exc
