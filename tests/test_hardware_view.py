@@ -153,3 +153,17 @@ def test_axis_labels_say_the_tick_values() -> None:
     assert [axis_number(v) for v in value_ticks(1.0)] == ["0", "0.25", "0.5", "0.75", "1"]
     assert [axis_number(v) for v in value_ticks(23.5)] == ["0", "5.9", "11.8", "17.6", "23.5"]
     assert axis_number(1250.0) == "1,250"
+
+
+def test_the_cost_chart_asks_for_room_for_every_bar_and_its_saving_line(qtbot) -> None:  # type: ignore[no-untyped-def]
+    pricing = load_pricing(resource_dir() / "pricing.toml")
+    comparison = compare_numbers(prompt_tokens=40_000, completion_tokens=2_000, energy_wh=2.0,
+                                 energy_estimated=True, wall_seconds=95, pricing=pricing,
+                                 price_per_kwh=0.30, currency="USD", cloud_model="gpt-4o")
+    chart = chart_for_run(comparison, pricing, prompt_tokens=40_000, completion_tokens=2_000,
+                          document="lease.pdf")
+    widget = CostChartView()
+    qtbot.addWidget(widget)
+    widget.set_chart(chart)
+    # a layout cannot squeeze it below one row per bar plus the saving line
+    assert widget.minimumHeight() >= widget.row_height() * (len(chart.bars) + 1)

@@ -32,6 +32,8 @@ class CostChartView(QWidget):
                 f"{b.label} {money(b.usd) if b.usd is not None else 'unknown'}"
                 for b in chart.bars))
             self.setToolTip(chart.assumptions)
+        # every bar and the saving line stay visible (the pane scrolls rather than cut them)
+        self.setMinimumHeight(max(120, self.sizeHint().height()))
         self.updateGeometry()
         self.update()
 
@@ -42,12 +44,6 @@ class CostChartView(QWidget):
         size = super().sizeHint()
         rows = len(self.chart.bars) if self.chart else 2
         size.setHeight(self.row_height() * (rows + 1) + 16)  # the saving line's descenders
-        return size
-
-    def minimumSizeHint(self) -> QSize:
-        # every bar and the saving line stay visible: the pane scrolls rather than cut them
-        size = super().minimumSizeHint()
-        size.setHeight(self.sizeHint().height())
         return size
 
     def detail_at(self, point: QPointF) -> str:
