@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from lexbrief.model_files.resolve import STARTER_FILE
+
 pytestmark = [pytest.mark.packaging]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,6 +201,10 @@ def test_the_bundle_carries_no_library_it_never_loads(built: dict[str, Path]) ->
     assert list(internal.glob("cv2.cpython-*")), "not the lean OpenCV"
     assert list(internal.glob("onnxruntime/capi/onnxruntime_pybind11_state*"))
     assert len(list(internal.glob("rapidocr/models/*.onnx"))) == 3
+    # the embedded model and nothing else: a checkout's models/eval/ (fetched for the eval
+    # tier, as scripts/test.sh does) must not travel
+    assert [p.name for p in internal.rglob("*.gguf")] == [STARTER_FILE]
+    assert (internal / "models" / "catalog.toml").is_file()
 
 
 def test_the_tarball_holds_the_bundle(built: dict[str, Path]) -> None:
