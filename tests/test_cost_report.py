@@ -119,15 +119,10 @@ def test_an_unknown_energy_says_the_saving_is_unknown_under_the_chart(tmp_path: 
     assert any(t.startswith("Saving against GPT-4o mini (OpenAI): unknown") for t in texts)
 
 
-@pytest.mark.gui
-def test_the_windows_pdf_has_the_chart_image_and_its_words(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
-
+def _window_showing(qtbot, summary_id: int):  # type: ignore[no-untyped-def]
+    """A window with the stored summary `summary_id` open in its Summary pane."""
     from lexbrief.ui.gui.main_window import MainWindow
 
-    summary_id = _stored()
-    chart = _chart(summary_id)
     window = MainWindow()
     window.skip_close_question = True  # type: ignore[attr-defined]
     qtbot.addWidget(window)
@@ -135,10 +130,26 @@ def test_the_windows_pdf_has_the_chart_image_and_its_words(qtbot, tmp_path: Path
     stored = store.get(summary_id)
     store.close()
     window.reader.show_stored(stored)
-    out = tmp_path / "brief.pdf"
+    return window, stored
+
+
+def _export(qtbot, window, stored, fmt: str, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """The window's export of `stored` as `fmt` to `out`, waited for until it says so."""
     with qtbot.waitSignal(window.statusBar().messageChanged, timeout=20000,
                           check_params_cb=lambda text: text.startswith("Exported")):
-        window.reader.export_to(stored, "pdf", out)
+        window.reader.export_to(stored, fmt, out)
+
+
+@pytest.mark.gui
+def test_the_windows_pdf_has_the_chart_image_and_its_words(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    summary_id = _stored()
+    chart = _chart(summary_id)
+    window, stored = _window_showing(qtbot, summary_id)
+    out = tmp_path / "brief.pdf"
+    _export(qtbot, window, stored, "pdf", out)
     pdf = pdfium.PdfDocument(str(out))
     images, text = 0, ""
     for page in pdf:
@@ -157,35 +168,22 @@ def test_the_windows_pdf_has_the_chart_image_and_its_words(qtbot, tmp_path: Path
 def test_the_window_can_leave_the_cost_out_of_exports_and_remembers_it(  # type: ignore[no-untyped-def]
         qtbot, tmp_path: Path) -> None:
     from lexbrief.settings import load_settings
-    from lexbrief.ui.gui.main_window import MainWindow
 
     summary_id = _stored()
-    window = MainWindow()
-    window.skip_close_question = True  # type: ignore[attr-defined]
-    qtbot.addWidget(window)
-    store = Store()
-    stored = store.get(summary_id)
-    store.close()
-    window.reader.show_stored(stored)
+    window, stored = _window_showing(qtbot, summary_id)
     action = window.export_costs_action
     assert action.isCheckable() and action.isChecked()  # on by default
     out = tmp_path / "with.md"
-    with qtbot.waitSignal(window.statusBar().messageChanged, timeout=20000,
-                          check_params_cb=lambda text: text.startswith("Exported")):
-        window.reader.export_to(stored, "md", out)
+    _export(qtbot, window, stored, "md", out)
     assert COST_HEADING in out.read_text(encoding="utf-8")
     action.trigger()  # untick: File > Include the cost comparison in exports
     assert not action.isChecked() and load_settings().export_costs is False
     out = tmp_path / "without.md"
-    with qtbot.waitSignal(window.statusBar().messageChanged, timeout=20000,
-                          check_params_cb=lambda text: text.startswith("Exported")):
-        window.reader.export_to(stored, "md", out)
+    _export(qtbot, window, stored, "md", out)
     text = out.read_text(encoding="utf-8")
     assert COST_HEADING not in text and text.startswith("# Summary of aaaa.pdf")
     window.close()
-    again = MainWindow()  # the next window starts with the choice
-    again.skip_close_question = True  # type: ignore[attr-defined]
-    qtbot.addWidget(again)
+    again, _stored_again = _window_showing(qtbot, summary_id)  # the next window remembers
     assert not again.export_costs_action.isChecked()
     again.close()
 

@@ -126,13 +126,18 @@ def test_a_plot_draws_its_line_inside_the_axes(qtbot) -> None:  # type: ignore[n
     assert 60 < sum(rows) / len(rows) < 150  # ...in the middle of the plot, not at its edge
 
 
-def test_the_cost_chart_highlights_the_chosen_model_and_explains_each_bar(qtbot) -> None:  # type: ignore[no-untyped-def]
+def _lease_chart():  # type: ignore[no-untyped-def]
+    """A lease's 40,000 + 2,000 tokens against the bundled pricing, GPT-4o chosen."""
     pricing = load_pricing(resource_dir() / "pricing.toml")
     comparison = compare_numbers(prompt_tokens=40_000, completion_tokens=2_000, energy_wh=2.0,
                                  energy_estimated=True, wall_seconds=95, pricing=pricing,
                                  price_per_kwh=0.30, currency="USD", cloud_model="gpt-4o")
-    chart = chart_for_run(comparison, pricing, prompt_tokens=40_000, completion_tokens=2_000,
-                          document="lease.pdf")
+    return chart_for_run(comparison, pricing, prompt_tokens=40_000, completion_tokens=2_000,
+                         document="lease.pdf")
+
+
+def test_the_cost_chart_highlights_the_chosen_model_and_explains_each_bar(qtbot) -> None:  # type: ignore[no-untyped-def]
+    chart = _lease_chart()
     widget = CostChartView()
     qtbot.addWidget(widget)
     widget.resize(800, 300)
@@ -156,12 +161,7 @@ def test_axis_labels_say_the_tick_values() -> None:
 
 
 def test_the_cost_chart_asks_for_room_for_every_bar_and_its_saving_line(qtbot) -> None:  # type: ignore[no-untyped-def]
-    pricing = load_pricing(resource_dir() / "pricing.toml")
-    comparison = compare_numbers(prompt_tokens=40_000, completion_tokens=2_000, energy_wh=2.0,
-                                 energy_estimated=True, wall_seconds=95, pricing=pricing,
-                                 price_per_kwh=0.30, currency="USD", cloud_model="gpt-4o")
-    chart = chart_for_run(comparison, pricing, prompt_tokens=40_000, completion_tokens=2_000,
-                          document="lease.pdf")
+    chart = _lease_chart()
     widget = CostChartView()
     qtbot.addWidget(widget)
     widget.set_chart(chart)
