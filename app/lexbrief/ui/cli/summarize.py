@@ -112,6 +112,7 @@ class StreamingProgress(ConsoleProgress):
         super().__init__(stream, name, index, count)
         self.streaming = False
         self.draft = ""
+        self.words = 0  # the draft's words so far (the line is rewritten when they change)
 
     def progress(self, progress: Progress) -> None:
         if not self.streaming:
@@ -121,10 +122,10 @@ class StreamingProgress(ConsoleProgress):
         if stage != "final":
             return
         self.streaming = True
-        before = len(self.draft.split())
         self.draft += text
         words = len(self.draft.split())
-        if words != before:
+        if words != self.words:
+            self.words = words
             self.stream.write(f"\r\x1b[2K{self.prefix}: writing the overview, {words} words "
                               "(shown once checked against the document)")
             self.stream.flush()
