@@ -337,3 +337,15 @@ def test_eval_compare_pairs_rows_and_refuses_runs_without_common_rows(tmp_path: 
     assert "Traceback" not in none.stderr
     bad = lexbrief("eval", "--compare", str(first), str(tmp_path / "absent.json"))
     assert bad.returncode == 2 and "absent.json" in bad.stderr
+
+
+def test_a_day_and_month_without_a_year_is_checked_as_a_date() -> None:
+    # the starter wrote "denied ... on April 18th" of the bundled opinion, which has only
+    # April 29: as the bare number 18 (found in any long document) it passed
+    source = ("Executive Order 49, issued on April 29, provided for the plan. The order of "
+              "March 24, 2020 closed gatherings. See 18 U.S.C. and page 18.")
+    result = faithfulness("The order was denied on April 18th. It was issued on April 29. "
+                          "Gatherings closed on the 24th of March.", source)
+    assert result.unsupported() == ["date: April 18th"]
+    assert result.by_kind()["date"] == (2, 3)  # April 29 and 24th of March are in the source
+    assert _kinds("You may 5 times ask.").get("date") is None  # "may" the verb

@@ -46,6 +46,15 @@ _DATE_PATTERNS = (
     # March 2020
     re.compile(rf"\b(?P<month>{_MONTH})\s*,?\s+(?P<year>{_YEAR})\b", re.I),
 )
+# A day and a month without the year ("April 18th", "18 April", "the 18th of April"): checked
+# as a date, not as the bare number 18, which a long document nearly always has somewhere. The
+# month is capitalised, so that "may 5" (the verb) is not a date.
+_CAP_MONTH = r"(?:" + "|".join(sorted((m.capitalize() for m in _MONTHS), key=len,
+                                      reverse=True)) + r")\.?"
+_MONTH_DAY = (
+    re.compile(rf"\b(?P<month>{_CAP_MONTH})\s+(?P<day>{_DAY})\b(?!\s*,?\s*\d)"),
+    re.compile(rf"\b(?P<day>{_DAY})\s+(?:of\s+)?(?P<month>{_CAP_MONTH})\b(?!\s*,?\s*\d)"),
+)
 _AMOUNT = re.compile(
     rf"(?:(?P<cur>\$|US\$|USD|€|EUR|£|GBP|₹|INR|Rs\.?|Rupees)\s?(?P<v1>{_NUM})(?P<s1>{_SCALE})"
     rf"|(?P<v2>{_NUM})(?P<s2>{_SCALE})\s?(?P<unit>%|percent\b|per\s?cent\b|dollars\b|rupees\b"
@@ -240,6 +249,13 @@ def _facts(text: str) -> list[Fact]:
             if keys:
                 facts.append(Fact("date", match.group(0), "|".join(keys)))
                 taken.append(match.span())
+    for pattern in _MONTH_DAY:
+        for match in pattern.finditer(text):
+            day = int(re.sub(r"[a-z]", "", match.group("day")))
+            if free(*match.span()) and 1 <= day <= 31:
+                month = _MONTHS[match.group("month").lower().rstrip(".")]
+                facts.append(Fact("date", match.group(0), f"md-{month:02d}-{day:02d}"))
+                taken.append(match.span())
     for match in _SECTION.finditer(text):
         if free(*match.span()):
             facts.append(Fact("section", match.group(0),
@@ -287,6 +303,10 @@ class SourceIndex:
         self.names = f" {_normal_name(self.text)} "
         facts = extract_facts(self.text)
         self.keys = {(f.kind, k) for f in facts for k in f.key.split("|")}
+        # a full date in the source also stands for its day and month ("April 29" of a summary
+        # is the source's "April 29, 2020")
+        self.keys |= {("date", f"md-{k[5:]}") for kind, k in set(self.keys)
+                      if kind == "date" and len(k) == 10 and k[4] == "-"}
         numbers = {_number_key(v) for m in re.finditer(_NUM, self.text)
                    if (v := _number_value(m.group(0))) is not None}
         self.numbers = numbers
@@ -316,6 +336,12 @@ class SourceIndex:
         parts = key.split("-")
         if len(parts) < 3:
             return False
+        if parts[0] == "md":  # a day and a month: the source must have both, side by side
+            month, day = int(parts[1]), int(parts[2])
+            caps = "|".join(n.capitalize() for n, m in _MONTHS.items() if m == month)
+            return bool(re.search(rf"\b(?:{caps})\.?\s+{day}(?:st|nd|rd|th)?\b|"
+                                  rf"\b{day}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{caps})\b",
+                                  self.text))
         year, month, day = (int(p) for p in parts)
         # "May" the month, not "may" the verb: month names as a date writes them
         names = [form for n, m in _MONTHS.items() if m == month
