@@ -214,8 +214,33 @@ def install_opencv(py: Path, pip: list[str | Path], kind: str) -> None:
     log(f"OpenCV in the build venv: {wanted} ({lean})")
 
 
-def ensure_build_venv(venv: Path, python: str, opencv: str = "pypi") -> Path:
-    """Create or update the build venv (`opencv`: "lean" or "pypi"); returns its Python."""
+def default_numpy() -> str:
+    """numpy without BLAS (packaging/numpy_wheel.py) where it is built and tested: Linux."""
+    return "noblas" if sys.platform.startswith("linux") else "pypi"
+
+
+def install_numpy(py: Path, pip: list[str | Path], kind: str) -> None:
+    """`noblas`: put numpy built without BLAS (built once, cached) in place of the PyPI wheel;
+    `pypi`: put the PyPI wheel back where the other one was."""
+    installed = subprocess.run(
+        [str(py), "-c", "import importlib.metadata as m; print(m.version('numpy'))"],
+        capture_output=True, text=True, check=False).stdout.strip()
+    if kind == "pypi":
+        if "+lexbrief" in installed:
+            run([*pip, "--force-reinstall", "--no-deps", f"numpy=={installed.split('+')[0]}"])
+        return
+    wheel = Path(run([py, PACKAGING / "numpy_wheel.py", installed.split("+")[0]],
+                     stdout=subprocess.PIPE).stdout.strip().splitlines()[-1])
+    wanted = wheel.name.split("-")[1]
+    if installed != wanted:
+        run([*pip, "--force-reinstall", "--no-deps", wheel])
+    log(f"numpy in the build venv: {wanted} ({wheel})")
+
+
+def ensure_build_venv(venv: Path, python: str, opencv: str = "pypi",
+                      numpy: str = "pypi") -> Path:
+    """Create or update the build venv (`opencv`: "lean" or "pypi"; `numpy`: "noblas" or
+    "pypi"); returns its Python."""
     py = venv_python(venv)
     if not py.exists():
         run([python, "-m", "venv", venv])
@@ -233,6 +258,7 @@ def ensure_build_venv(venv: Path, python: str, opencv: str = "pypi") -> Path:
         run([*pip, *requirements])
         stamp.write_text(wanted + "\n")
     install_opencv(py, pip, opencv)
+    install_numpy(py, pip, numpy)
     if variant != "dispatch":
         return py
     # The dispatch wheel lacks its CPU backend modules: put them where libggml is.
@@ -278,16 +304,22 @@ def write_ico(pngs: list[Path], out: Path) -> Path:
 
 
 # -- the bundle ------------------------------------------------------------------------------------
-def sizes_module():  # type: ignore[no-untyped-def]
-    """packaging/sizes.py (packaging/ is no package, and tests load this file by path)."""
+def packaging_module(name: str):  # type: ignore[no-untyped-def]
+    """packaging/<name>.py (packaging/ is no package, and tests load its files by path)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("lexbrief_packaging_sizes",
-                                                  PACKAGING / "sizes.py")
+    spec = importlib.util.spec_from_file_location(f"lexbrief_packaging_{name}",
+                                                  PACKAGING / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def sizes_module():  # type: ignore[no-untyped-def]
+    """packaging/sizes.py."""
+    return packaging_module("sizes")
 
 
 def tree_size(path: Path) -> int:
@@ -342,6 +374,24 @@ def strip_libraries(bundle: Path) -> int:
     return saved
 
 
+def shrink_icu_data(bundle: Path) -> int:
+    """Qt's ICU data library without the locales, converters and dictionaries Qt's calls never
+    read for LexBrief (packaging/icu_data.py says what stays). Linux: PySide6's other wheels
+    use the system's ICU or none. Returns the bytes saved."""
+    libs = [p for p in (bundle / "_internal").glob("PySide6/Qt/lib/libicudata.so.*")
+            if p.is_file() and not p.is_symlink()]
+    if not sys.platform.startswith("linux") or not libs:
+        return 0
+    module = packaging_module("icu_data")
+    saved = 0
+    for lib in libs:
+        before, after, items_before, items_after = module.shrink(lib)
+        saved += before - after
+        log(f"{lib.name}: {before / 1e6:.1f} MB, {items_before} items -> {after / 1e6:.1f} MB, "
+            f"{items_after} items")
+    return saved
+
+
 def build_bundle(py: Path, build: Path, embed: Embed | None, *, prune: bool = True) -> Path:
     work, dist, staging = build / "pyinstaller", build / "dist", build / "embed"
     shutil.rmtree(staging, ignore_errors=True)
@@ -371,6 +421,7 @@ def build_bundle(py: Path, build: Path, embed: Embed | None, *, prune: bool = Tr
     link_identical_programs(bundle)
     if prune:
         strip_libraries(bundle)
+        shrink_icu_data(bundle)
     outs = [bundle / "THIRD-PARTY.md"]
     run([py, PACKAGING / "third_party.py", "--modules", modules_out, "--bundle", bundle,
          *[a for out in outs for a in ("--out", out)]])
@@ -531,6 +582,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="OCR's OpenCV: lean (packaging/opencv_wheel.py: core, imgproc "
                              "and PNG only, built once; default on Linux) or the PyPI wheel "
                              "(with FFmpeg and OpenBLAS, 160 MB; to measure)")
+    parser.add_argument("--numpy", choices=("noblas", "pypi"), default=default_numpy(),
+                        help="numpy: noblas (packaging/numpy_wheel.py: no OpenBLAS, built "
+                             "once; default on Linux) or the PyPI wheel (with OpenBLAS, "
+                             "+28 MB; to measure)")
     parser.add_argument("--deb-compression", choices=("xz", "gzip", "zstd", "none"),
                         default="xz")
     parser.add_argument("--compress-level", type=int, choices=range(0, 10), metavar="0-9",
@@ -542,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, object] = {"version": version(), "target": args.target}
     started = time.perf_counter()
     build = args.build_dir.resolve()
-    py = ensure_build_venv(build / "venv", args.python, args.opencv)
+    py = ensure_build_venv(build / "venv", args.python, args.opencv, args.numpy)
     report["venv_seconds"] = round(time.perf_counter() - started, 1)
     installed = installed_catalog_models(py) if args.embed_model.lower() not in (
         "starter", "none") else {}
@@ -554,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     report["bundle"] = str(bundle)
     report["bundle_bytes"] = tree_size(bundle)
     report["opencv"] = args.opencv
+    report["numpy"] = args.numpy
     sizes = sizes_module()
     report["components"] = sizes.component_sizes(bundle)
     if embed:

@@ -27,7 +27,7 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
     ("OCR: RapidOCR models", ("_internal/rapidocr/models/",)),
     ("OCR: RapidOCR code and configs", ("_internal/rapidocr/",)),
     ("OCR: Shapely + GEOS, pyclipper", ("_internal/shapely", "_internal/pyclipper")),
-    ("numpy (+ OpenBLAS)", ("_internal/numpy",)),
+    ("numpy (+ its OpenBLAS, if bundled)", ("_internal/numpy",)),
     ("Pillow (+ its image libraries)", ("_internal/PIL/", "_internal/pillow.libs/")),
     ("PDFium (pypdfium2)", ("_internal/pypdfium2",)),
     ("lxml (python-docx)", ("_internal/lxml/",)),

@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +36,7 @@ build = _load("lexbrief_packaging_build", ROOT / "packaging" / "build.py")
 third_party = _load("lexbrief_packaging_third_party", ROOT / "packaging" / "third_party.py")
 sizes = _load("lexbrief_packaging_sizes", ROOT / "packaging" / "sizes.py")
 opencv_wheel = _load("lexbrief_packaging_opencv_wheel", ROOT / "packaging" / "opencv_wheel.py")
+numpy_wheel = _load("lexbrief_packaging_numpy_wheel", ROOT / "packaging" / "numpy_wheel.py")
 
 VARIANTS = ["x64", "sse42", "haswell", "skylakex", "icelake", "sapphirerapids"]
 
@@ -471,6 +473,43 @@ def test_the_lean_opencv_wheel_is_a_valid_wheel(tmp_path: Path) -> None:
     for off in ("WITH_FFMPEG=OFF", "WITH_LAPACK=OFF", "WITH_IPP=OFF", "WITH_OPENCL=OFF",
                 "WITH_JPEG=OFF", "WITH_TIFF=OFF", "WITH_AVIF=OFF", "WITH_WEBP=OFF"):
         assert f"-D{off}" in options
+
+
+def test_the_relabelled_numpy_wheel_installs_with_its_new_version(tmp_path: Path) -> None:
+    """numpy_wheel.relabel on a small wheel built the way numpy's is (a package, its
+    dist-info, RECORD): pip installs the result, and its metadata says the new version."""
+    import zipfile
+
+    source = tmp_path / "demo_pkg-2.4.6-cp311-cp311-linux_x86_64.whl"
+    info = "demo_pkg-2.4.6.dist-info"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("demo_pkg/__init__.py", "VALUE = 42\n")
+        archive.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: demo-pkg\n"
+                                             "Version: 2.4.6\nSummary: demo\n")
+        archive.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\n"
+                                          "Root-Is-Purelib: false\nTag: cp311-cp311-linux_x86_64\n")
+        archive.writestr(f"{info}/RECORD", "demo_pkg/__init__.py,,\n")
+    (tmp_path / "out").mkdir()
+    wheel = numpy_wheel.relabel(source, tmp_path / "out")
+    tag = numpy_wheel.LOCAL_TAG
+    assert tag == "lexbrief.noblas.v3"
+    assert wheel.name == f"demo_pkg-2.4.6+{tag}-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert f"demo_pkg-2.4.6+{tag}.dist-info/RECORD" in names
+        assert not [n for n in names if n.startswith(f"{info}/")]
+    target = tmp_path / "site"
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index",
+                             "--disable-pip-version-check", "--target", str(target),
+                             str(wheel)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    import importlib.metadata
+
+    found = list(importlib.metadata.distributions(path=[str(target)]))
+    assert [d.version for d in found] == [f"2.4.6+{tag}"]
+    assert (target / "demo_pkg" / "__init__.py").read_text() == "VALUE = 42\n"
+    assert numpy_wheel.release("2.4.6+lexbrief.noblas") == "2.4.6"
+    assert "-Dblas=none" in numpy_wheel.SETUP_ARGS and "-Dlapack=none" in numpy_wheel.SETUP_ARGS
 
 
 def test_a_top_level_extension_module_is_its_distributions_not_a_system_library(
