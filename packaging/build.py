@@ -385,7 +385,11 @@ def shrink_icu_data(bundle: Path) -> int:
     module = packaging_module("icu_data")
     saved = 0
     for lib in libs:
-        before, after, items_before, items_after = module.shrink(lib)
+        try:
+            before, after, items_before, items_after = module.shrink(lib)
+        except module.IcuDataError as exc:  # another ICU layout: ship it whole, say so
+            log(f"kept the whole ICU data library: {exc}")
+            continue
         saved += before - after
         log(f"{lib.name}: {before / 1e6:.1f} MB, {items_before} items -> {after / 1e6:.1f} MB, "
             f"{items_after} items")
