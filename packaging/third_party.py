@@ -29,6 +29,11 @@ NATIVE = [
     ("Qt 6", "inside PySide6: QtCore, QtGui, QtWidgets and platform plugins, linked "
      "dynamically (replaceable files in _internal/PySide6/Qt/lib)", "LGPL-3.0-only",
      "https://www.qt.io/licensing/open-source-lgpl-obligations", "PySide6/Qt/lib/libQt6Core*"),
+    ("ICU", "inside PySide6/Qt/lib: libicuuc, libicui18n and libicudata 73, linked dynamically "
+     "by Qt Core; the data library rewritten with only the root and English locales and the "
+     "non-locale tables (packaging/icu_data.py)", "Unicode-DFS-2016 AND ICU",
+     "https://github.com/unicode-org/icu/blob/release-73-2/icu4c/LICENSE",
+     "PySide6/Qt/lib/libicu*"),
     ("OCR models", "inside rapidocr/models: PP-OCRv6 small text detection and recognition, "
      "PP-OCR mobile v2.0 angle classifier (ONNX, converted from PaddleOCR; see rapidocr's "
      "MODEL_LICENSES.md)", "Apache-2.0",
