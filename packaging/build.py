@@ -426,6 +426,9 @@ def build_bundle(py: Path, build: Path, embed: Embed | None, *, prune: bool = Tr
     if prune:
         strip_libraries(bundle)
         shrink_icu_data(bundle)
+        models = bundle / "_internal" / "rapidocr" / "models"
+        if models.is_dir():  # the recogniser's MatMuls as int8 (packaging/ocr_models.py)
+            run([py, PACKAGING / "ocr_models.py", models])
     outs = [bundle / "THIRD-PARTY.md"]
     run([py, PACKAGING / "third_party.py", "--modules", modules_out, "--bundle", bundle,
          *[a for out in outs for a in ("--out", out)]])

@@ -34,7 +34,8 @@ NATIVE = [
      "non-locale tables (packaging/icu_data.py)", "Unicode-DFS-2016 AND ICU",
      "https://github.com/unicode-org/icu/blob/release-73-2/icu4c/LICENSE",
      "PySide6/Qt/lib/libicu*"),
-    ("OCR models", "inside rapidocr/models: PP-OCRv6 small text detection and recognition, "
+    ("OCR models", "inside rapidocr/models: PP-OCRv6 small text detection and recognition "
+     "(the recogniser's MatMul weights stored as int8 by packaging/ocr_models.py), "
      "PP-OCR mobile v2.0 angle classifier (ONNX, converted from PaddleOCR; see rapidocr's "
      "MODEL_LICENSES.md)", "Apache-2.0",
      "https://github.com/PaddlePaddle/PaddleOCR/blob/main/LICENSE", "rapidocr/models/*.onnx"),

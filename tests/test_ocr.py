@@ -15,7 +15,7 @@ from lexbrief.errors import Cancelled, DocumentError, ScannedDocument, UserFacin
 from lexbrief.read import load_document
 from lexbrief.read.document import Document, Page
 from lexbrief.read.layout import is_page_number
-from lexbrief.read.ocr import OcrOptions, OcrProgress
+from lexbrief.read.ocr import REC_MODEL, REC_MODEL_INT8, OcrOptions, OcrProgress, model_files
 from lexbrief.summarize.chunking import chunk_document, ocr_notes, verify_coverage
 from lexbrief.tools.bench.scans import (
     cer,
@@ -49,6 +49,15 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Document]:
     path = tmp_path_factory.mktemp("mixed") / "mixed.pdf"
     path.write_bytes(image_pdf([(OPINION, 0), render_page(OPINION, 2), (OPINION, 3)]))
     return path, load_document(path, ocr=OcrOptions(cache=False))
+
+
+def test_the_int8_recogniser_is_used_where_the_installer_put_it(tmp_path: Path) -> None:
+    """The installers ship the recogniser with int8 MatMuls (packaging/ocr_models.py) in place
+    of the float one; a dev venv has only the float one."""
+    assert model_files(tmp_path)["Rec"] == REC_MODEL
+    (tmp_path / REC_MODEL_INT8).write_bytes(b"onnx")
+    assert model_files(tmp_path) == {"Det": "PP-OCRv6_det_small.onnx", "Rec": REC_MODEL_INT8,
+                                     "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx"}
 
 
 def test_scanned_pdf_is_read_page_by_page(scanned: Document) -> None:

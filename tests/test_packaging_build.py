@@ -215,6 +215,8 @@ def test_the_bundle_carries_no_library_it_never_loads(built: dict[str, Path]) ->
     assert list(internal.glob("cv2.cpython-*")), "not the lean OpenCV"
     assert list(internal.glob("onnxruntime/capi/onnxruntime_pybind11_state*"))
     assert len(list(internal.glob("rapidocr/models/*.onnx"))) == 3
+    assert (internal / "rapidocr" / "models" / "PP-OCRv6_rec_small.int8.onnx").is_file()
+    assert not list(internal.glob("onnx/*"))  # onnx quantizes at build time; never shipped
     # the embedded model and nothing else: a checkout's models/eval/ (fetched for the eval
     # tier, as scripts/test.sh does) must not travel
     assert [p.name for p in internal.rglob("*.gguf")] == [STARTER_FILE]
