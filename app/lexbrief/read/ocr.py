@@ -108,9 +108,14 @@ REC_MODEL_INT8 = "PP-OCRv6_rec_small.int8.onnx"
 
 
 def models_dir() -> Path:
-    import rapidocr
+    """Where RapidOCR's models lie, found without importing it (and ONNX Runtime and OpenCV
+    with it): the OCR cache's key needs it on pages the cache already has."""
+    import importlib.util
 
-    return Path(rapidocr.__file__).resolve().parent / "models"
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("RapidOCR is not installed")
+    return Path(next(iter(spec.submodule_search_locations))).resolve() / "models"
 
 
 def model_files(models: Path) -> dict[str, str]:
