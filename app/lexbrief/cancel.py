@@ -18,6 +18,10 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, less if cancelled meanwhile; True if cancelled."""
+        return self._event.wait(seconds)
+
     def check(self) -> None:
         if self.cancelled:
             raise Cancelled("cancelled by the user")

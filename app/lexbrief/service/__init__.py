@@ -28,6 +28,7 @@ from lexbrief.service.calibration import DEFAULT_PARALLEL, Tuning, model_tuning
 from lexbrief.service.calibration import tuning as tuning_from
 from lexbrief.service.engines import llama_engine
 from lexbrief.service.server import SERVER_SPEC, is_server_spec, server_config, server_spec
+from lexbrief.service.turn import model_turn
 from lexbrief.settings import load_settings
 from lexbrief.store import DocumentRecord, Store, SummaryRecord
 from lexbrief.summarize.pipeline import Observer, Pipeline, PipelineSettings, Progress, Summary
@@ -323,7 +324,28 @@ class Summarizer:
                            matter: str | None = None) -> Outcome:
         """`job` (id, lease owner): the queue job this run is, marked done with the summary.
         `matter`: the client matter the summary and its cost are filed under.
-        Finished map steps are checkpointed; a resumed run reuses them."""
+        Finished map steps are checkpointed; a resumed run reuses them. A local model takes
+        its turn first (service.turn): a document another LexBrief process is summarizing
+        on the same data folder finishes before this one starts."""
+        if self.server is not None:
+            return self._summarize_document(document, template=template, observer=observer,
+                                            cancel=cancel, job=job, matter=matter)
+
+        def waiting(message: str) -> None:
+            log.info("%s: %s", document.name, message)
+            if observer is not None:
+                observer.progress(Progress("waiting", 0, 0, message))
+
+        with model_turn(self.store.path.parent, what=f"summarizing {document.name}",
+                        cancel=cancel, waiting=waiting) as waited:
+            if waited >= 1:
+                log.info("%s: had its turn after %.1f s", document.name, waited)
+            return self._summarize_document(document, template=template, observer=observer,
+                                            cancel=cancel, job=job, matter=matter)
+
+    def _summarize_document(self, document: Document, *, template: str,
+                            observer: Observer | None, cancel: CancelToken,
+                            job: tuple[int, str] | None, matter: str | None) -> Outcome:
         chosen, kind_note = self.template(template, document)
         engine = self.engine
         accountant = Accountant(sampler=self.sampler)

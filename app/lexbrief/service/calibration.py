@@ -139,11 +139,16 @@ def calibrate_model(store: Store, path: Path, *, budget_seconds: float = 20.0,
             except (ModelError, OSError, ValueError):
                 gpu_layers = 0
 
+    from lexbrief.service.turn import model_turn
+
     sha256 = store.model_sha256(path)
     try:
-        with Calibrator(path, gpu_layers=gpu_layers, read_tokens=CONTRACT_READ_TOKENS,
-                        written_tokens=CONTRACT_WRITTEN_TOKENS,
-                        writing_params=map_writing_params()) as calibrator:
+        # Measured while another LexBrief process runs a model, the knobs would be wrong.
+        with model_turn(store.path.parent, what=f"calibrating {path.name}",
+                        waiting=log_line), \
+                Calibrator(path, gpu_layers=gpu_layers, read_tokens=CONTRACT_READ_TOKENS,
+                           written_tokens=CONTRACT_WRITTEN_TOKENS,
+                           writing_params=map_writing_params()) as calibrator:
             found = calibrator.search(budget_seconds=budget_seconds, log=log_line)
     except (ValueError, RuntimeError) as exc:  # not a GGUF llama.cpp can run, or no memory
         raise ModelError(f"{path.name} cannot be calibrated: {exc}") from exc

@@ -76,6 +76,9 @@ class ConsoleProgress(Observer):
         self.last = ""
 
     def progress(self, progress: Progress) -> None:
+        if progress.stage == "waiting":  # another LexBrief process has the model (turn.py)
+            self.finish(progress.message)
+            return
         eta = "" if progress.eta_seconds is None else f" · ~{_clock(progress.eta_seconds)} left"
         from lexbrief.machine.telemetry.speed import live_text
 

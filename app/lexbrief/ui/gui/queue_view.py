@@ -50,6 +50,11 @@ class QueueView(QTreeWidget):
         item = self._items.get(job_id)
         if not item:
             return
+        if progress.stage == "waiting":  # another LexBrief process has the model (turn.py)
+            item.setText(1, "waiting")
+            item.setToolTip(1, progress.message)
+            item.setText(2, progress.message)
+            return
         stage = {"ocr": "OCR", "chunking": "reading", "map": "reading",
                  "condense": "merging notes", "final": "writing summary"}.get(progress.stage, "")
         if stage:

@@ -1,0 +1,104 @@
+"""One local model at work at a time per data folder: the window and a CLI batch (or two
+batches) take turns instead of running two llama.cpp engines on the same cores.
+
+Two engines that each take every core do not share them: llama.cpp's threads wait for each
+other at every step. Two processes on one two-document batch (tests/test_queue_crash.py) took
+398 s side by side on the 2-core VM, and 22 s one after the other. A calibration measured
+beside another run would keep wrong knobs. So a process that
+runs a local model takes the turn for one document at a time (an advisory lock on
+`<data folder>/model-turn.lock`, which the kernel drops when the process ends, kill -9 too);
+another one waits, says who it waits for, and can be cancelled while it waits. Documents a
+server summarizes take no turn: the server schedules its own slots.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from lexbrief.cancel import NEVER, CancelToken
+from lexbrief.errors import StorageError
+
+LOCK_NAME = "model-turn.lock"
+POLL_SECONDS = 0.25
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _unlock(handle: IO[str]) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        return
+    import fcntl
+
+    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def holder(path: Path) -> str:
+    """Who has the turn, as its holder wrote it ("" when unknown)."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def model_turn(folder: Path, *, what: str, cancel: CancelToken = NEVER,
+               waiting: Callable[[str], None] | None = None) -> Iterator[float]:
+    """Hold the turn while the block runs; yields the seconds spent waiting for it.
+    `waiting(message)` is called once if another process has it; `cancel` ends the wait
+    (Cancelled). A data folder that cannot hold the lock file is the world's fault."""
+    path = folder / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StorageError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
+        started = time.perf_counter()
+        told = False
+        while not _try_lock(handle):
+            if not told and waiting is not None:
+                other = holder(path) or "another LexBrief process"
+                waiting(f"waiting for its turn: {other} is using the model on this computer")
+                told = True
+            cancel.check()
+            cancel.wait(POLL_SECONDS)
+            cancel.check()
+        waited = time.perf_counter() - started
+        try:
+            with contextlib.suppress(OSError):  # who holds it: a courtesy for the next one
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"pid {os.getpid()} ({what})")
+                handle.flush()
+            yield waited
+        finally:
+            with contextlib.suppress(OSError):
+                handle.seek(0)
+                handle.truncate()
+                handle.flush()
+            _unlock(handle)
