@@ -50,11 +50,48 @@ ICON_SIZES = (16, 32, 64, 128, 256)
 # the graphics stack, fonts, the X11/Wayland client libraries of the desktop session).
 DEB_DEPENDS = ["libc6 (>= 2.31)", "libstdc++6", "libgcc-s1", "libexpat1", "libgl1", "libegl1",
                "libfontconfig1", "libfreetype6", "libxkbcommon0", "libdbus-1-3",
-               "libglib2.0-0"]
+               "libglib2.0-0", "libx11-6", "libx11-xcb1", "libxcb1"]
 DEB_RECOMMENDS = ["libxcb-cursor0", "libxkbcommon-x11-0", "libxcb-icccm4", "libxcb-image0",
                   "libxcb-keysyms1", "libxcb-randr0", "libxcb-render-util0", "libxcb-shape0",
                   "libxcb-xinerama0", "libxcb-xkb1", "libwayland-client0",
                   "libwayland-cursor0", "libwayland-egl1"]
+
+# Each library a bundled binary needs and the bundle does not carry (lexbrief.spec's
+# SYSTEM_PROVIDED, glibc, the graphics stack): the Debian package that provides it, which the
+# .deb depends on or recommends (the packaging tier checks that none is missing).
+SYSTEM_SONAMES = {
+    **dict.fromkeys(("ld-linux-x86-64.so.2", "libc.so.6", "libdl.so.2", "libm.so.6",
+                     "libpthread.so.0", "librt.so.1"), "libc6"),
+    "libstdc++.so.6": "libstdc++6", "libgcc_s.so.1": "libgcc-s1", "libexpat.so.1": "libexpat1",
+    "libGL.so.1": "libgl1", "libEGL.so.1": "libegl1", "libxcb.so.1": "libxcb1",
+    "libfontconfig.so.1": "libfontconfig1", "libfreetype.so.6": "libfreetype6",
+    "libdbus-1.so.3": "libdbus-1-3", "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0", "libxkbcommon.so.0": "libxkbcommon0",
+    "libX11.so.6": "libx11-6", "libX11-xcb.so.1": "libx11-xcb1",
+    "libwayland-client.so.0": "libwayland-client0", "libwayland-cursor.so.0":
+        "libwayland-cursor0", "libwayland-egl.so.1": "libwayland-egl1",
+}
+
+
+def system_needs(bundle: Path) -> dict[str, list[str]]:
+    """The libraries the bundle's binaries need from the system: soname -> who needs it."""
+    files = [p for p in (bundle / "_internal").rglob("*") if p.is_file() and not p.is_symlink()]
+    files += [bundle / name for name in (APP_NAME, f"{APP_NAME}-gui")
+              if (bundle / name).is_file()]
+    present = {p.name for p in (bundle / "_internal").rglob("*.so*")}
+    needs: dict[str, list[str]] = {}
+    for path in files:
+        with path.open("rb") as handle:
+            if handle.read(4) != b"\x7fELF":
+                continue
+        dynamic = subprocess.run(["readelf", "-d", "-W", str(path)], capture_output=True,
+                                 text=True, check=False).stdout
+        for line in dynamic.splitlines():
+            if "(NEEDED)" in line and "[" in line:
+                soname = line.rsplit("[", 1)[1].rstrip("]")
+                if soname not in present:
+                    needs.setdefault(soname, []).append(str(path.relative_to(bundle)))
+    return needs
 
 
 class BuildError(SystemExit):
@@ -349,29 +386,21 @@ def link_identical_programs(bundle: Path) -> None:
 
 
 def strip_libraries(bundle: Path) -> int:
-    """`strip --strip-unneeded` Python's own libraries when they still carry their symbol
-    tables (Linux; a pyenv or self-built Python: libpython is 23 MB, 17 of them symbols). Only
-    those: the libraries of PyPI wheels went through auditwheel's patchelf, and strip breaks
-    them (numpy's OpenBLAS then fails to load: "ELF load command address/offset not
-    page-aligned"). The dynamic symbols stay. Returns the bytes saved."""
-    if not sys.platform.startswith("linux") or not shutil.which("strip"):
-        return 0
-    internal = bundle / "_internal"
-    candidates = [*internal.glob("libpython3*.so*"),
-                  *internal.glob("python3*/lib-dynload/*.so")]
-    saved = 0
-    for path in candidates:
-        if path.is_symlink() or not path.is_file():
-            continue
-        sections = subprocess.run(["readelf", "-S", "-W", str(path)], capture_output=True,
-                                  text=True, check=False).stdout
-        if " .symtab " not in sections:
-            continue
-        before = path.stat().st_size
-        subprocess.run(["strip", "--strip-unneeded", str(path)], check=True)
-        saved += before - path.stat().st_size
-    log(f"stripped Python's libraries: {saved / 1e6:.1f} MB less")
-    return saved
+    """`strip --strip-unneeded` every native library that still carries its symbol table
+    (libpython's 17 MB, pyclipper's, PyYAML's, Pillow's, PDFium's...), each proved to load
+    afterwards or put back as it was (packaging/strip_libs.py). Linux only. Returns the bytes
+    saved; the list goes to build/stripped.json."""
+    module = packaging_module("strip_libs")
+    report = module.strip_bundle(bundle / "_internal")
+    (ROOT / "build").mkdir(exist_ok=True)
+    (ROOT / "build" / "stripped.json").write_text(
+        json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    log(f"stripped {len(report.files)} libraries: {report.saved / 1e6:.1f} MB less"
+        + (f"; put back unstripped (would not load): {', '.join(report.restored)}"
+           if report.restored else "")
+        + (f"; not loadable outside the app, left alone: {', '.join(report.not_loadable)}"
+           if report.not_loadable else ""))
+    return int(report.saved)
 
 
 def shrink_icu_data(bundle: Path) -> int:
@@ -424,11 +453,11 @@ def build_bundle(py: Path, build: Path, embed: Embed | None, *, prune: bool = Tr
     bundle = dist / APP_NAME
     link_identical_programs(bundle)
     if prune:
-        strip_libraries(bundle)
         shrink_icu_data(bundle)
         models = bundle / "_internal" / "rapidocr" / "models"
         if models.is_dir():  # the recogniser's MatMuls as int8 (packaging/ocr_models.py)
             run([py, PACKAGING / "ocr_models.py", models])
+        strip_libraries(bundle)  # last: the ICU library shrink_icu_data wrote, too
     outs = [bundle / "THIRD-PARTY.md"]
     run([py, PACKAGING / "third_party.py", "--modules", modules_out, "--bundle", bundle,
          *[a for out in outs for a in ("--out", out)]])

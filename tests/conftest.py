@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -73,3 +74,28 @@ def fake_engine() -> object:
     from fake_engine import FakeEngine
 
     return FakeEngine()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A real 6 MiB filesystem (tmpfs) to fill up."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs",
+                             str(mount)], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root with CAP_SYS_ADMIN): "
+                    f"{result.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write until the filesystem holding `path` is full, to the last byte."""
+    with path.open("wb", buffering=0) as handle:  # unbuffered: each write hits the disk
+        for block in (1 << 20, 1 << 12, 1):
+            try:
+                while True:
+                    handle.write(b"\0" * block)
+            except OSError:
+                continue

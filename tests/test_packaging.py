@@ -37,6 +37,7 @@ third_party = _load("lexbrief_packaging_third_party", ROOT / "packaging" / "thir
 sizes = _load("lexbrief_packaging_sizes", ROOT / "packaging" / "sizes.py")
 opencv_wheel = _load("lexbrief_packaging_opencv_wheel", ROOT / "packaging" / "opencv_wheel.py")
 numpy_wheel = _load("lexbrief_packaging_numpy_wheel", ROOT / "packaging" / "numpy_wheel.py")
+strip_libs = _load("lexbrief_packaging_strip_libs", ROOT / "packaging" / "strip_libs.py")
 
 VARIANTS = ["x64", "sse42", "haswell", "skylakex", "icelake", "sapphirerapids"]
 
@@ -521,3 +522,35 @@ def test_a_top_level_extension_module_is_its_distributions_not_a_system_library(
     assert "opencv-python-headless" in dists
     internal = _internal_with(tmp_path, name, "libssl.so.3")
     assert [row[0] for row in third_party.system_libraries(internal)] == ["libssl.so.3"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF libraries (Linux)")
+def test_strip_keeps_what_loads_and_leaves_alone_what_it_cannot_prove(tmp_path: Path) -> None:
+    """Real libraries compiled here: one with debug symbols is stripped and still loads (its
+    function still answers); one needing a library that is gone is left as it was."""
+    internal = tmp_path / "_internal"
+    (internal / "pkg").mkdir(parents=True)
+    source = tmp_path / "answer.c"
+    source.write_text("int lexbrief_answer(void) { static int table[4096] = {42}; "
+                      "return table[0]; }\n")
+    helper = tmp_path / "libgone.so"
+    needs_gone = [f"-L{tmp_path}", "-Wl,--no-as-needed", "-lgone"]
+    for out, extra in ((helper, []), (internal / "pkg" / "libanswer.so", []),
+                       (internal / "libneeds.so.1", needs_gone)):
+        subprocess.run(["cc", "-g", "-O0", "-shared", "-fPIC", "-o", str(out), str(source),
+                        *extra], check=True)
+    helper.unlink()  # libneeds.so.1 cannot load any more
+    (internal / "liblink.so").symlink_to("pkg/libanswer.so")
+    before = (internal / "pkg" / "libanswer.so").stat().st_size
+    needs_bytes = (internal / "libneeds.so.1").read_bytes()
+
+    report = strip_libs.strip_bundle(internal)
+
+    assert list(report.files) == ["pkg/libanswer.so"] and report.restored == {}
+    assert report.saved == before - (internal / "pkg" / "libanswer.so").stat().st_size > 0
+    assert "libgone.so" in report.not_loadable["libneeds.so.1"]
+    assert (internal / "libneeds.so.1").read_bytes() == needs_bytes
+    assert strip_libs.candidates(internal) == [internal / "libneeds.so.1"]
+    import ctypes
+
+    assert ctypes.CDLL(str(internal / "pkg" / "libanswer.so")).lexbrief_answer() == 42

@@ -231,6 +231,40 @@ def test_the_bundle_carries_no_library_it_never_loads(built: dict[str, Path]) ->
     assert library.stat().st_size < 8_000_000
 
 
+def test_every_library_the_bundle_takes_from_the_system_is_a_dependency_of_the_deb(
+        built: dict[str, Path]) -> None:
+    """The desktop's libraries (fonts, D-Bus, GLib, X11) come from the system, not from the
+    build machine (lexbrief.spec's SYSTEM_PROVIDED); each library a bundled binary needs and
+    the bundle lacks is provided by a package the .deb depends on or recommends, and is on this
+    machine."""
+    build = _packaging_module("build")
+    internal = built["bundle"] / "_internal"
+    for name in ("libfontconfig.so.1", "libfreetype.so.6", "libdbus-1.so.3",
+                 "libglib-2.0.so.0", "libX11.so.6", "libsystemd.so.0", "libgcrypt.so.20"):
+        assert not (internal / name).exists(), name
+    needs = build.system_needs(built["bundle"])
+    assert {"libc.so.6", "libGL.so.1", "libfontconfig.so.1", "libglib-2.0.so.0"} <= set(needs)
+    declared = {d.split(" ")[0] for d in build.DEB_DEPENDS + build.DEB_RECOMMENDS}
+    unknown = {soname: files[:3] for soname, files in needs.items()
+               if build.SYSTEM_SONAMES.get(soname) not in declared}
+    assert not unknown, f"needed from the system, no package declared: {unknown}"
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True,
+                           check=True).stdout
+    missing = [soname for soname in needs if f"{soname} (" not in cache]
+    assert not missing, missing
+
+
+def test_no_bundled_library_keeps_a_symbol_table_it_could_lose(built: dict[str, Path]) -> None:
+    """packaging/strip_libs.py stripped every library that still loads stripped; what keeps
+    its .symtab is in its report as put back or not loadable outside the app."""
+    strip_libs = _packaging_module("strip_libs")
+    stripped = json.loads((ROOT / "build" / "stripped.json").read_text(encoding="utf-8"))
+    assert stripped["saved"] > 10_000_000  # pyclipper, PyYAML, Pillow, PDFium, GEOS, ICU...
+    internal = built["bundle"] / "_internal"
+    left = {str(p.relative_to(internal)) for p in strip_libs.candidates(internal)}
+    assert left == set(stripped["restored"]) | set(stripped["not_loadable"])
+
+
 def test_the_tarball_holds_the_bundle(built: dict[str, Path]) -> None:
     with tarfile.open(built["tar"]) as tar:
         names = set(tar.getnames())

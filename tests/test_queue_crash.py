@@ -27,7 +27,7 @@ from lexbrief.service import Summarizer
 from lexbrief.store import Store
 from lexbrief.summarize.pipeline import Checkpoints, PipelineSettings
 
-from conftest import DOCUMENTS
+from conftest import DOCUMENTS, fill
 
 pytestmark = pytest.mark.model
 
@@ -295,30 +295,6 @@ def test_two_processes_on_one_data_folder_summarize_each_document_once(
     assert max(spans[0]) < min(spans[1]), "\n".join(out)  # no model step at the same time
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Any:
-    """A real 6 MiB filesystem (tmpfs) to fill up."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs",
-                             str(mount)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root with CAP_SYS_ADMIN): "
-                    f"{result.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _fill(path: Path) -> None:
-    with path.open("wb", buffering=0) as handle:  # unbuffered: each write hits the disk
-        for block in (1 << 20, 1 << 12, 1):
-            try:
-                while True:
-                    handle.write(b"\0" * block)
-            except OSError:
-                continue
-
-
 def test_a_disk_that_fills_up_mid_batch_stops_it_cleanly_and_it_resumes(
         tmp_path: Path, small_disk: Path, starter_model: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -333,7 +309,7 @@ def test_a_disk_that_fills_up_mid_batch_stops_it_cleanly_and_it_resumes(
         assert run.proc.poll() is None and time.perf_counter() < deadline, run.lines
         time.sleep(0.01)
     filler = small_disk / "filler"
-    _fill(filler)  # the disk is full while the second document is being read
+    fill(filler)  # the disk is full while the second document is being read
     run.finish()
     stderr = "\n".join(line for _t, line in run.lines)
     assert run.proc.returncode == 5, stderr

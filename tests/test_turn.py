@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 from lexbrief.cancel import CancelToken
-from lexbrief.errors import Cancelled
+from lexbrief.errors import Cancelled, StorageError
 from lexbrief.service import Summarizer
 from lexbrief.service.turn import LOCK_NAME, model_turn
 from lexbrief.store import Store
 from lexbrief.summarize.pipeline import Observer, PipelineSettings, Progress
 from test_queue import _doc
 
+from conftest import fill
 from fake_engine import FakeEngine
 
 HOLD = """
@@ -125,3 +126,17 @@ def test_the_windows_queue_row_says_it_waits_and_for_whom(qtbot: Any) -> None:
     assert (view.job_state(7), item.text(2), item.toolTip(1)) == ("waiting", message, message)
     view.set_progress(7, Progress("map", 1, 3, "reading pages 1-2"))
     assert view.job_state(7) == "reading pages 1-2"
+
+
+def test_a_full_disk_fails_the_work_not_the_turn(small_disk: Path) -> None:
+    """On a real full filesystem the holder's name cannot be written: the turn is still taken
+    and given back, and the work's own error (here the store's StorageError) is what leaves."""
+    folder = small_disk / "data"
+    folder.mkdir()
+    fill(small_disk / "filler")
+    with pytest.raises(StorageError, match="the disk is full"), \
+            model_turn(folder, what="this one", cancel=_deadline(60)):
+        assert (folder / LOCK_NAME).read_text() == ""  # no room for the name
+        raise StorageError("the disk is full; LexBrief cannot write to the database")
+    with model_turn(folder, what="the next one", cancel=_deadline(60)) as waited:
+        assert waited < 1  # given back: the next one has it at once

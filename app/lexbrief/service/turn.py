@@ -14,12 +14,12 @@ server summarizes take no turn: the server schedules its own slots.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 from lexbrief.cancel import NEVER, CancelToken
 from lexbrief.errors import StorageError
@@ -28,34 +28,35 @@ LOCK_NAME = "model-turn.lock"
 POLL_SECONDS = 0.25
 
 
-def _try_lock(handle: IO[str]) -> bool:
+def _try_lock(fd: int) -> bool:
     if sys.platform == "win32":
         import msvcrt
 
+        os.lseek(fd, 0, os.SEEK_SET)
         try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
     import fcntl
 
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True
 
 
-def _unlock(handle: IO[str]) -> None:
+def _unlock(fd: int) -> None:
     if sys.platform == "win32":
         import msvcrt
 
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
         return
     import fcntl
 
-    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def holder(path: Path) -> str:
@@ -71,16 +72,21 @@ def model_turn(folder: Path, *, what: str, cancel: CancelToken = NEVER,
                waiting: Callable[[str], None] | None = None) -> Iterator[float]:
     """Hold the turn while the block runs; yields the seconds spent waiting for it.
     `waiting(message)` is called once if another process has it; `cancel` ends the wait
-    (Cancelled). A data folder that cannot hold the lock file is the world's fault."""
+    (Cancelled). A data folder that cannot hold the lock file is the world's fault. The
+    holder's name is written unbuffered and only as a courtesy: a full disk fails the work
+    inside the block (its own clear error), never the turn."""
     path = folder / LOCK_NAME
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise StorageError(f"cannot open {path}: {exc.strerror or exc}") from exc
-    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
+        reason = ("the disk is full" if exc.errno == errno.ENOSPC
+                  else exc.strerror or str(exc))
+        raise StorageError(f"LexBrief cannot create {path} ({reason}); free some space or "
+                           "check the data folder's permissions, then run it again.") from exc
+    try:
         started = time.perf_counter()
         told = False
-        while not _try_lock(handle):
+        while not _try_lock(fd):
             if not told and waiting is not None:
                 other = holder(path) or "another LexBrief process"
                 waiting(f"waiting for its turn: {other} is using the model on this computer")
@@ -90,15 +96,13 @@ def model_turn(folder: Path, *, what: str, cancel: CancelToken = NEVER,
             cancel.check()
         waited = time.perf_counter() - started
         try:
-            with contextlib.suppress(OSError):  # who holds it: a courtesy for the next one
-                handle.seek(0)
-                handle.truncate()
-                handle.write(f"pid {os.getpid()} ({what})")
-                handle.flush()
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"pid {os.getpid()} ({what})".encode(), 0)
             yield waited
         finally:
             with contextlib.suppress(OSError):
-                handle.seek(0)
-                handle.truncate()
-                handle.flush()
-            _unlock(handle)
+                os.ftruncate(fd, 0)
+            _unlock(fd)
+    finally:
+        os.close(fd)
