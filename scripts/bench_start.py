@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    program = args.bundle / "lexbrief-gui"
+    program = args.bundle.resolve() / "lexbrief-gui"  # started from the data folder
     if not program.is_file():
         raise SystemExit(f"no {program}: build it with python packaging/build.py --target bundle")
     results: dict[str, list[float]] = {"cold": [], "warm": [], "cold_exit": [],
