@@ -19,6 +19,7 @@ from lexbrief.store.jobs import Heartbeat, JobQueue, LeaseLost, owner_is_dead, p
 from lexbrief.summarize.pipeline import Checkpoints, Pipeline, PipelineSettings
 from lexbrief.summarize.templates import load_templates
 
+from conftest import fill
 from fake_engine import FakeEngine, FakeParallelEngine
 
 
@@ -333,48 +334,32 @@ def test_a_document_the_history_has_is_offered_from_it_not_run_again(
 
 
 def test_a_full_disk_is_a_clear_error_that_writes_nothing_half(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The store on a real filesystem that fills up (a 4 MiB tmpfs): checkpoint and summary
-    writes fail with the store's message, the database stays whole, and work goes on once
-    space is freed. (The CLI batch on it: test_queue_crash.py.)"""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
-                             capture_output=True, text=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs (needs root with CAP_SYS_ADMIN): "
-                    f"{mounted.stderr.strip()}")
-    try:
-        monkeypatch.setenv("LEXBRIEF_HOME", str(mount / "home"))
-        store = Store()
-        queue = JobQueue(store)
-        job = queue.enqueue(tmp_path / "lease.pdf")
-        queue.claim()
-        checkpoints = store.checkpoints("a" * 64, "m")
-        checkpoints.save("scope", "map:0:x", "- first [p. 1]", 1.0)
-        filler = mount / "filler"
-        with filler.open("wb", buffering=0) as handle:
-            for block in (1 << 20, 1 << 12, 1):
-                try:
-                    while True:
-                        handle.write(b"\0" * block)
-                except OSError:
-                    continue
-        with pytest.raises(StorageError, match="the disk is full"):
-            for n in range(1, 50):  # the WAL's last page may still hold a frame or two
-                checkpoints.save("scope", f"map:{n}:x", "- more notes [p. 2]" * 40, 1.0)
-        with pytest.raises(StorageError, match="the disk is full"):
-            store.save_summary(document=_document("a" * 64), summary=_summary(),
-                               job=(job.id, queue.owner))
-        filler.unlink()
-        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert store.counts()["summaries"] == 0 and queue.get(job.id).state == "running"
+        small_disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store on a real filesystem that fills up (conftest's small tmpfs): checkpoint and
+    summary writes fail with the store's message, the database stays whole, and work goes on
+    once space is freed. (The CLI batch on it: test_queue_crash.py.)"""
+    monkeypatch.setenv("LEXBRIEF_HOME", str(small_disk / "home"))
+    store = Store()
+    queue = JobQueue(store)
+    job = queue.enqueue(tmp_path / "lease.pdf")
+    queue.claim()
+    checkpoints = store.checkpoints("a" * 64, "m")
+    checkpoints.save("scope", "map:0:x", "- first [p. 1]", 1.0)
+    filler = small_disk / "filler"
+    fill(filler)
+    with pytest.raises(StorageError, match="the disk is full"):
+        for n in range(1, 50):  # the WAL's last page may still hold a frame or two
+            checkpoints.save("scope", f"map:{n}:x", "- more notes [p. 2]" * 40, 1.0)
+    with pytest.raises(StorageError, match="the disk is full"):
         store.save_summary(document=_document("a" * 64), summary=_summary(),
                            job=(job.id, queue.owner))
-        assert queue.get(job.id).state == "done" and store.db["checkpoints"].count == 0
-        store.close()
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+    filler.unlink()
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert store.counts()["summaries"] == 0 and queue.get(job.id).state == "running"
+    store.save_summary(document=_document("a" * 64), summary=_summary(),
+                       job=(job.id, queue.owner))
+    assert queue.get(job.id).state == "done" and store.db["checkpoints"].count == 0
+    store.close()
 
 
 _WORKER = """
