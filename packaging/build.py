@@ -79,11 +79,11 @@ def system_needs(bundle: Path) -> dict[str, list[str]]:
     files += [bundle / name for name in (APP_NAME, f"{APP_NAME}-gui")
               if (bundle / name).is_file()]
     present = {p.name for p in (bundle / "_internal").rglob("*.so*")}
+    is_elf = packaging_module("strip_libs").is_elf
     needs: dict[str, list[str]] = {}
     for path in files:
-        with path.open("rb") as handle:
-            if handle.read(4) != b"\x7fELF":
-                continue
+        if not is_elf(path):
+            continue
         dynamic = subprocess.run(["readelf", "-d", "-W", str(path)], capture_output=True,
                                  text=True, check=False).stdout
         for line in dynamic.splitlines():

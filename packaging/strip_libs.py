@@ -52,7 +52,7 @@ class Stripped:
                 "not_loadable": self.not_loadable}
 
 
-def _is_elf(path: Path) -> bool:
+def is_elf(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
             return handle.read(4) == b"\x7fELF"
@@ -70,7 +70,7 @@ def candidates(internal: Path) -> list[Path]:
     """The bundle's native libraries (no links) that still carry a symbol table."""
     found = []
     for path in sorted(internal.rglob("*.so*")):
-        if path.is_symlink() or not path.is_file() or not _is_elf(path):
+        if path.is_symlink() or not path.is_file() or not is_elf(path):
             continue
         if _has_symtab(path):
             found.append(path)
